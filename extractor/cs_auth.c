@@ -1,0 +1,197 @@
+/*  cs_auth: cached ION API bearer token per tenant. See cs_auth.h. */
+#include "cs_auth.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cm_log.h"
+
+#define CS_AUTH_DEFAULT_TTL_S 7200 /* when the server omits expires_in (Infor default) */
+
+struct cs_auth_t {
+    const cs_ionapi_t *ionapi;       /* credentials (borrowed) */
+    cm_http_t *http;                 /* HTTP client (borrowed) */
+    const cm_retry_policy_t *policy; /* retry policy for token calls (borrowed) */
+    int64_t margin_ms;               /* renew this long before expiry */
+    cm_token_t token;                /* current token, if any */
+    uint64_t requests;               /* token requests sent */
+};
+
+cs_auth_t *
+cs_auth_new (const cs_ionapi_t *ionapi, cm_http_t *http, const cm_retry_policy_t *policy,
+             int64_t margin_s)
+{
+    cs_auth_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->ionapi = ionapi;
+    self->http = http;
+    self->policy = policy;
+    self->margin_ms = margin_s > 0 ? margin_s * 1000 : 0;
+    return self;
+}
+
+void
+cs_auth_destroy (cs_auth_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    cm_token_clear (&(*self_p)->token);
+    free (*self_p);
+    *self_p = NULL;
+}
+
+/*  Frees a string holding a secret after wiping it. */
+static void
+s_wipe_free (char *s)
+{
+    if (s) {
+        sodium_memzero (s, strlen (s));
+        free (s);
+    }
+}
+
+/*  Joins "name=<encoded value>" pairs with '&'. pairs is NULL-terminated name, value, ...
+    Returns a malloc'd string or NULL. */
+static char *
+s_form (const char *const *pairs)
+{
+    size_t cap = 1, len = 0;
+    char *out = NULL;
+    char *enc[16] = {0};
+    size_t n = 0;
+    for (; pairs[2 * n] && n < 8; n++) {
+        enc[n] = cm_http_form_encode (pairs[2 * n + 1]);
+        if (!enc[n])
+            goto out;
+        cap += strlen (pairs[2 * n]) + strlen (enc[n]) + 2;
+    }
+    out = malloc (cap);
+    if (!out)
+        goto out;
+    for (size_t i = 0; i < n; i++)
+        len +=
+            (size_t)snprintf (out + len, cap - len, "%s%s=%s", i ? "&" : "", pairs[2 * i], enc[i]);
+out:
+    for (size_t i = 0; i < n; i++)
+        s_wipe_free (enc[i]);
+    return out;
+}
+
+char *
+cs_auth_password_form (const cs_ionapi_t *ionapi)
+{
+    const char *pairs[] = {"grant_type",
+                           "password",
+                           "username",
+                           cs_ionapi_saak (ionapi),
+                           "password",
+                           cs_ionapi_sask (ionapi),
+                           "client_id",
+                           cs_ionapi_client_id (ionapi),
+                           "client_secret",
+                           cs_ionapi_client_secret (ionapi),
+                           NULL};
+    return s_form (pairs);
+}
+
+/*  Sends one token request with form as body; counts it and logs the outcome. */
+static cm_oauth_result_t
+s_request (cs_auth_t *self, const char *grant, char *form, char *err, size_t err_cap)
+{
+    if (!form) {
+        snprintf (err, err_cap, "out of memory building the token request");
+        return CM_OAUTH_UNAVAILABLE;
+    }
+    self->requests++;
+    cm_token_t fresh = {0};
+    cm_oauth_result_t rc =
+        cm_oauth_request (self->http, self->policy, cs_ionapi_token_url (self->ionapi), form, NULL,
+                          NULL, CS_AUTH_DEFAULT_TTL_S, &fresh, err, err_cap);
+    s_wipe_free (form);
+    if (rc == CM_OAUTH_OK) {
+        /* a refresh response may omit refresh_token: keep the one we have */
+        if (!fresh.refresh_token && self->token.refresh_token) {
+            fresh.refresh_token = self->token.refresh_token;
+            self->token.refresh_token = NULL;
+        }
+        cm_token_clear (&self->token);
+        self->token = fresh;
+        cm_info ("EXT_TOKEN", "tenant=%s grant=%s ttl_s=%lld requests=%llu",
+                 cs_ionapi_tenant (self->ionapi), grant,
+                 (long long)((fresh.expires_at_ms - fresh.issued_at_ms) / 1000),
+                 (unsigned long long)self->requests);
+    } else
+        cm_token_clear (&fresh);
+    return rc;
+}
+
+cm_oauth_result_t
+cs_auth_token (cs_auth_t *self, const char **token, char *err, size_t err_cap)
+{
+    *token = NULL;
+    if (self->token.access_token) {
+        int64_t life = self->token.expires_at_ms - self->token.issued_at_ms;
+        int64_t margin = self->margin_ms < life / 2 ? self->margin_ms : life / 2;
+        if (cm_token_fresh (&self->token, margin)) {
+            *token = self->token.access_token;
+            return CM_OAUTH_OK;
+        }
+    }
+    cm_oauth_result_t rc;
+    if (self->token.refresh_token) {
+        const char *pairs[] = {"grant_type",
+                               "refresh_token",
+                               "refresh_token",
+                               self->token.refresh_token,
+                               "client_id",
+                               cs_ionapi_client_id (self->ionapi),
+                               "client_secret",
+                               cs_ionapi_client_secret (self->ionapi),
+                               NULL};
+        rc = s_request (self, "refresh_token", s_form (pairs), err, err_cap);
+        if (rc == CM_OAUTH_OK) {
+            *token = self->token.access_token;
+            return rc;
+        }
+        /* a refused or expired refresh token: start over with the service account */
+        char why[512];
+        cm_log_excerpt (err, strlen (err), 300, why, sizeof why);
+        cm_warn ("EXT_TOKEN_REFRESH_FAILED", "tenant=%s reason=\"%s\" fallback=password",
+                 cs_ionapi_tenant (self->ionapi), why);
+        cm_token_clear (&self->token);
+    }
+    rc = s_request (self, "password", cs_auth_password_form (self->ionapi), err, err_cap);
+    if (rc == CM_OAUTH_OK) {
+        *token = self->token.access_token;
+        return rc;
+    }
+    if (rc == CM_OAUTH_REJECTED) {
+        char detail[512];
+        snprintf (detail, sizeof detail, "%s", err);
+        snprintf (err, err_cap,
+                  "tenant %s: the token endpoint refused the service account credentials "
+                  "(check ci/cs/saak/sask in the .ionapi file): %s",
+                  cs_ionapi_tenant (self->ionapi), detail);
+    }
+    return rc;
+}
+
+void
+cs_auth_invalidate (cs_auth_t *self)
+{
+    if (self->token.access_token) {
+        sodium_memzero (self->token.access_token, strlen (self->token.access_token));
+        free (self->token.access_token);
+        self->token.access_token = NULL;
+    }
+    self->token.expires_at_ms = 0;
+}
+
+uint64_t
+cs_auth_requests (const cs_auth_t *self)
+{
+    return self->requests;
+}

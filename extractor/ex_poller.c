@@ -1,0 +1,458 @@
+/*  ex_poller: one incremental poll of one entity. See ex_poller.h. */
+#include "ex_poller.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cm_log.h"
+#include "cm_signal.h"
+#include "cm_time.h"
+
+#define EX_POLLER_MAX_NAME 128 /* longest IDO or property name */
+
+struct ex_poller_t {
+    char *tenant;      /* tenant id for envelopes */
+    char *entity;      /* entity name */
+    char *ido;         /* IDO name */
+    char *watermark;   /* watermark property */
+    char *properties;  /* requested property list, comma-separated, or "*" */
+    char *orderby;     /* watermark property, then the key properties */
+    char **props;      /* requested properties (empty when "*") */
+    size_t prop_count; /* number of props */
+    char **keys;       /* key properties */
+    size_t key_count;  /* number of keys */
+    int page_size;     /* recordcap */
+    int overlap_s;     /* watermark overlap window */
+    ex_state_t *state; /* state store (borrowed) */
+    ex_load_fn *load;  /* page loader */
+    void *load_arg;    /* its argument (borrowed) */
+};
+
+int
+ex_entity_from_config (const cm_config_t *cfg, const char *entity, ex_entity_t *ent)
+{
+    char k[128];
+    memset (ent, 0, sizeof *ent);
+    ent->entity = entity;
+#define S_KEY(field) (snprintf (k, sizeof k, "cloudsuite.%s." field, entity), k)
+    ent->ido = cm_config_str (cfg, S_KEY ("ido"));
+    ent->properties = cm_config_str (cfg, S_KEY ("properties"));
+    ent->key = cm_config_str (cfg, S_KEY ("key"));
+    ent->watermark = cm_config_str (cfg, S_KEY ("watermark"));
+#undef S_KEY
+    ent->page_size = (int)cm_config_int (cfg, "cloudsuite.page_size");
+    ent->overlap_s = (int)cm_config_int (cfg, "cloudsuite.overlap_s");
+    return 0;
+}
+
+static bool
+s_name_ok (const char *s)
+{
+    if (!s || !*s || strlen (s) > EX_POLLER_MAX_NAME)
+        return false;
+    for (; *s; s++) {
+        char c = *s;
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '_'))
+            return false;
+    }
+    return true;
+}
+
+/*  Splits a comma list (spaces around names trimmed) into *list, appending to *count.
+    Returns 0, or -1 with a message naming the setting. */
+static int
+s_split (const char *entity, const char *setting, const char *text, char ***list, size_t *count,
+         char *err, size_t err_cap)
+{
+    const char *p = text ? text : "";
+    while (*p) {
+        while (*p == ' ')
+            p++;
+        const char *e = strchr (p, ',');
+        size_t n = e ? (size_t)(e - p) : strlen (p);
+        while (n > 0 && p[n - 1] == ' ')
+            n--;
+        char name[EX_POLLER_MAX_NAME + 2];
+        snprintf (name, sizeof name, "%.*s", (int)(n < sizeof name - 1 ? n : sizeof name - 1), p);
+        if (n > EX_POLLER_MAX_NAME || !s_name_ok (name)) {
+            snprintf (err, err_cap,
+                      "cloudsuite.%s.%s: '%.64s' is not a property name (letters, digits, "
+                      "'_')",
+                      entity, setting, name);
+            return -1;
+        }
+        if (*count >= EX_POLLER_MAX_PROPS) {
+            snprintf (err, err_cap, "cloudsuite.%s.%s: more than %d properties", entity, setting,
+                      EX_POLLER_MAX_PROPS);
+            return -1;
+        }
+        char **grown = realloc (*list, (*count + 1) * sizeof **list);
+        if (!grown || !(grown[*count] = strdup (name))) {
+            if (grown)
+                *list = grown;
+            snprintf (err, err_cap, "out of memory");
+            return -1;
+        }
+        *list = grown;
+        (*count)++;
+        if (!e)
+            break;
+        p = e + 1;
+    }
+    if (*count == 0) {
+        snprintf (err, err_cap, "cloudsuite.%s.%s: empty", entity, setting);
+        return -1;
+    }
+    return 0;
+}
+
+static bool
+s_has (char **list, size_t count, const char *name)
+{
+    for (size_t i = 0; i < count; i++)
+        if (strcmp (list[i], name) == 0)
+            return true;
+    return false;
+}
+
+/*  Joins list with ',' (prefix first when set). Returns malloc'd text or NULL. */
+static char *
+s_join (const char *prefix, char **list, size_t count)
+{
+    size_t cap = (prefix ? strlen (prefix) + 1 : 0) + 1;
+    for (size_t i = 0; i < count; i++)
+        cap += strlen (list[i]) + 1;
+    char *out = malloc (cap);
+    if (!out)
+        return NULL;
+    size_t len = 0;
+    out[0] = '\0';
+    if (prefix)
+        len += (size_t)snprintf (out, cap, "%s", prefix);
+    for (size_t i = 0; i < count; i++)
+        len += (size_t)snprintf (out + len, cap - len, "%s%s", len ? "," : "", list[i]);
+    return out;
+}
+
+static void
+s_free_list (char ***list, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        free ((*list)[i]);
+    free (*list);
+    *list = NULL;
+}
+
+ex_poller_t *
+ex_poller_new (const char *tenant, const ex_entity_t *ent, ex_state_t *state, ex_load_fn *load,
+               void *load_arg, char *err, size_t err_cap)
+{
+    ex_poller_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        snprintf (err, err_cap, "out of memory");
+        return NULL;
+    }
+    self->state = state;
+    self->load = load;
+    self->load_arg = load_arg;
+    self->page_size = ent->page_size;
+    self->overlap_s = ent->overlap_s;
+    self->tenant = strdup (tenant);
+    self->entity = strdup (ent->entity);
+    if (!self->tenant || !self->entity) {
+        snprintf (err, err_cap, "out of memory");
+        goto fail;
+    }
+    if (!s_name_ok (ent->ido)) {
+        snprintf (err, err_cap, "cloudsuite.%s.ido: '%.64s' is not an IDO name", ent->entity,
+                  ent->ido ? ent->ido : "");
+        goto fail;
+    }
+    if (!s_name_ok (ent->watermark)) {
+        snprintf (err, err_cap, "cloudsuite.%s.watermark: '%.64s' is not a property name",
+                  ent->entity, ent->watermark ? ent->watermark : "");
+        goto fail;
+    }
+    if (ent->page_size <= 0 || ent->overlap_s < 0) {
+        snprintf (err, err_cap, "cloudsuite.page_size must be > 0 and overlap_s >= 0");
+        goto fail;
+    }
+    self->ido = strdup (ent->ido);
+    self->watermark = strdup (ent->watermark);
+    if (!self->ido || !self->watermark) {
+        snprintf (err, err_cap, "out of memory");
+        goto fail;
+    }
+    if (s_split (ent->entity, "key", ent->key, &self->keys, &self->key_count, err, err_cap))
+        goto fail;
+    bool all = ent->properties && strcmp (ent->properties, "*") == 0;
+    if (!all) {
+        if (s_split (ent->entity, "properties", ent->properties, &self->props, &self->prop_count,
+                     err, err_cap))
+            goto fail;
+        /* the poller cannot work without the key and watermark: request them anyway */
+        for (size_t i = 0; i <= self->key_count; i++) {
+            const char *need = i < self->key_count ? self->keys[i] : self->watermark;
+            if (!s_has (self->props, self->prop_count, need) &&
+                s_split (ent->entity, "properties", need, &self->props, &self->prop_count, err,
+                         err_cap))
+                goto fail;
+        }
+        self->properties = s_join (NULL, self->props, self->prop_count);
+    } else
+        self->properties = strdup ("*");
+    self->orderby = s_join (self->watermark, self->keys, self->key_count);
+    if (!self->properties || !self->orderby) {
+        snprintf (err, err_cap, "out of memory");
+        goto fail;
+    }
+    return self;
+fail:
+    ex_poller_destroy (&self);
+    return NULL;
+}
+
+void
+ex_poller_destroy (ex_poller_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    ex_poller_t *self = *self_p;
+    s_free_list (&self->props, self->prop_count);
+    s_free_list (&self->keys, self->key_count);
+    free (self->tenant);
+    free (self->entity);
+    free (self->ido);
+    free (self->watermark);
+    free (self->properties);
+    free (self->orderby);
+    free (self);
+    *self_p = NULL;
+}
+
+const char *
+ex_poller_entity (const ex_poller_t *self)
+{
+    return self->entity;
+}
+
+const char *
+ex_poller_properties (const ex_poller_t *self)
+{
+    return self->properties;
+}
+
+/*  Builds the envelope of item i, or returns NULL: *skip set when the item has an empty
+    key value (logged, not emitted), otherwise an error in err. */
+static cm_envelope_t *
+s_envelope (ex_poller_t *self, const cs_ido_page_t *page, size_t i, bool *skip, char *err,
+            size_t err_cap)
+{
+    char key[EX_STATE_MAX_KEY + 1];
+    size_t len = 0;
+    cm_envelope_t *env = NULL;
+    *skip = false;
+    key[0] = '\0';
+    for (size_t k = 0; k < self->key_count; k++) {
+        const char *v = cs_ido_page_get (page, i, self->keys[k]);
+        if (!v) {
+            snprintf (err, err_cap,
+                      "%s: the response lacks key property %s (check "
+                      "cloudsuite.%s.key)",
+                      self->ido, self->keys[k], self->entity);
+            return NULL;
+        }
+        if (!*v || strlen (v) + len + 1 > EX_STATE_MAX_KEY) {
+            cm_warn ("EXT_BAD_RECORD", "tenant=%s entity=%s property=%s reason=%s", self->tenant,
+                     self->entity, self->keys[k], *v ? "key too long" : "empty key value");
+            *skip = true;
+            return NULL;
+        }
+        len += (size_t)snprintf (key + len, sizeof key - len, "%s%s", k ? "/" : "", v);
+    }
+    env = cm_envelope_new (self->tenant, self->entity, key);
+    if (!env)
+        goto oom;
+    if (self->prop_count) {
+        for (size_t p = 0; p < self->prop_count; p++) {
+            const char *v = cs_ido_page_get (page, i, self->props[p]);
+            if (cm_envelope_add_field (env, self->props[p], v ? v : ""))
+                goto oom;
+        }
+    } else {
+        size_t n = cs_ido_page_prop_count (page, i);
+        for (size_t p = 0; p < n; p++) {
+            const char *name = cs_ido_page_prop_name (page, i, p);
+            if (name[0] == '_')
+                continue; /* _ItemId and other row metadata change without the record */
+            if (cm_envelope_add_field (env, name, cs_ido_page_prop_value (page, i, p)))
+                goto oom;
+        }
+    }
+    cm_envelope_compute_hash (env);
+    return env;
+oom:
+    snprintf (err, err_cap, "out of memory or too many fields building the envelope");
+    cm_envelope_destroy (&env);
+    return NULL;
+}
+
+/*  Reads and emits one page. Returns 0 or -1 (err). Updates *max_ms with the largest
+    watermark of the page. Staged state is left for the caller to commit or discard. */
+static int
+s_page (ex_poller_t *self, const cs_ido_page_t *page, ex_emit_fn *emit, void *emit_arg,
+        ex_poll_stats_t *stats, int64_t *max_ms, char *err, size_t err_cap)
+{
+    size_t n = cs_ido_page_size (page);
+    for (size_t i = 0; i < n; i++) {
+        stats->seen++;
+        bool skip = false;
+        cm_envelope_t *env = s_envelope (self, page, i, &skip, err, err_cap);
+        if (!env && skip) {
+            stats->skipped++;
+            continue;
+        }
+        if (!env)
+            return -1;
+        const char *wm = cs_ido_page_get (page, i, self->watermark);
+        int64_t wm_ms;
+        if (wm && cm_time_parse_sql (wm, &wm_ms) == 0) {
+            if (wm_ms > *max_ms)
+                *max_ms = wm_ms;
+        } else
+            cm_warn ("EXT_BAD_WATERMARK", "tenant=%s entity=%s key=%s property=%s value=%s",
+                     self->tenant, self->entity, env->key, self->watermark,
+                     wm ? "unparsable" : "absent");
+        int changed =
+            ex_state_changed (self->state, self->entity, env->key, env->hash, err, err_cap);
+        if (changed < 0) {
+            cm_envelope_destroy (&env);
+            return -1;
+        }
+        if (changed) {
+            stats->changed++;
+            if (emit (env, emit_arg)) {
+                snprintf (err, err_cap, "could not hand on %s %s", self->entity, env->key);
+                cm_envelope_destroy (&env);
+                return -1;
+            }
+            stats->emitted++;
+            if (ex_state_stage_hash (self->state, self->entity, env->key, env->hash)) {
+                snprintf (err, err_cap, "record key too long for the state");
+                cm_envelope_destroy (&env);
+                return -1;
+            }
+        }
+        cm_envelope_destroy (&env);
+    }
+    return 0;
+}
+
+int
+ex_poller_poll (ex_poller_t *self, bool full, ex_emit_fn *emit, void *emit_arg,
+                ex_poll_stats_t *stats, char *err, size_t err_cap)
+{
+    int rc = -1;
+    char stored[64];
+    char filter[EX_POLLER_MAX_NAME + 64];
+    char *bookmark = NULL;
+    cs_ido_page_t *page = NULL;
+    int64_t start = cm_mono_ms ();
+    int64_t stored_ms = INT64_MIN;
+    int64_t max_ms = INT64_MIN;
+
+    memset (stats, 0, sizeof *stats);
+    filter[0] = '\0';
+    int has = ex_state_watermark (self->state, self->entity, stored, sizeof stored, err, err_cap);
+    if (has < 0)
+        goto out;
+    if (has) {
+        if (cm_time_parse_sql (stored, &stored_ms)) {
+            snprintf (err, err_cap, "stored watermark of %s is corrupt", self->entity);
+            goto out;
+        }
+        max_ms = stored_ms;
+        if (!full) {
+            char from[32];
+            cm_time_format_sql (stored_ms - (int64_t)self->overlap_s * 1000, from);
+            snprintf (filter, sizeof filter, "%s >= '%s'", self->watermark, from);
+        }
+    }
+
+    for (;;) {
+        if (cm_signal_stop_requested ()) {
+            rc = 1;
+            goto out;
+        }
+        cs_ido_query_t q = {.ido = self->ido,
+                            .properties = self->properties,
+                            .filter = filter[0] ? filter : NULL,
+                            .orderby = self->orderby,
+                            .recordcap = self->page_size,
+                            .bookmark = bookmark};
+        if (self->load (self->load_arg, &q, &page, err, err_cap))
+            goto out;
+        stats->pages++;
+        int64_t page_max = max_ms;
+        if (s_page (self, page, emit, emit_arg, stats, &page_max, err, err_cap)) {
+            ex_state_discard (self->state);
+            goto out;
+        }
+        if (page_max > max_ms) {
+            char text[32];
+            if (ex_state_stage_watermark (self->state, self->entity,
+                                          cm_time_format_sql (page_max, text))) {
+                snprintf (err, err_cap, "cannot stage watermark");
+                goto out;
+            }
+            max_ms = page_max;
+        }
+        if (ex_state_commit (self->state, err, err_cap)) {
+            ex_state_discard (self->state);
+            goto out;
+        }
+        if (!cs_ido_page_more (page))
+            break;
+        /* guard against a server that would page forever */
+        const char *next = cs_ido_page_bookmark (page);
+        if (!next) {
+            snprintf (err, err_cap, "%s: MoreRowsExist is true but no Bookmark was returned",
+                      self->ido);
+            goto out;
+        }
+        if (bookmark && strcmp (bookmark, next) == 0) {
+            snprintf (err, err_cap, "%s: the Bookmark did not advance (paging loop)", self->ido);
+            goto out;
+        }
+        if (cs_ido_page_size (page) == 0) {
+            snprintf (err, err_cap, "%s: an empty page claims MoreRowsExist", self->ido);
+            goto out;
+        }
+        free (bookmark);
+        bookmark = strdup (next);
+        cs_ido_page_destroy (&page);
+        if (!bookmark) {
+            snprintf (err, err_cap, "out of memory");
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    stats->ms = cm_mono_ms () - start;
+    if (rc == 0 || rc == 1)
+        cm_info ("EXT_POLL_DONE", "tenant=%s entity=%s seen=%zu changed=%zu pages=%zu ms=%lld%s%s",
+                 self->tenant, self->entity, stats->seen, stats->changed, stats->pages,
+                 (long long)stats->ms, full ? " full=1" : "", rc == 1 ? " stopped=1" : "");
+    else {
+        char why[1024];
+        cm_log_excerpt (err, strlen (err), 600, why, sizeof why);
+        cm_error ("EXT_POLL_FAILED",
+                  "tenant=%s entity=%s seen=%zu emitted=%zu pages=%zu reason=\"%s\"", self->tenant,
+                  self->entity, stats->seen, stats->emitted, stats->pages, why);
+    }
+    cs_ido_page_destroy (&page);
+    free (bookmark);
+    return rc;
+}

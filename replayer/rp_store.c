@@ -1,0 +1,1008 @@
+/*  rp_store: the replayer's audit trail and dead-letter store. See rp_store.h for the key
+    layout and the rules. */
+#include "rp_store.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cm_log.h"
+#include "cm_store.h"
+#include "cm_time.h"
+
+#define S(x) ((x) ? (x) : "")
+
+struct rp_store_t {
+    cm_store_t *db;          /* the RocksDB */
+    bool read_only;          /* opened read-only: every write is refused */
+    cm_store_batch_t *batch; /* pending writes */
+    size_t pending;          /* events in the batch */
+    bool dl_dirty;           /* the batch changes dead-letter state: commit before reading it */
+    bool meta_dirty;         /* counters changed since the last commit */
+    uint64_t seq;            /* last audit sequence number used */
+    rp_stats_t stats;        /* counters */
+    char error[512];         /* last error */
+};
+
+static const char *s_stat_names[] = {"bad_events",  "dl_open",   "dl_created", "dl_updated",
+                                     "dl_resolved", "dl_purged", "replayed",   "audit"};
+
+static uint64_t *
+stat_slot (rp_stats_t *st, size_t i)
+{
+    uint64_t *slots[] = {&st->bad_events,  &st->dl_open,   &st->dl_created, &st->dl_updated,
+                         &st->dl_resolved, &st->dl_purged, &st->replayed,   &st->audit};
+    return slots[i];
+}
+
+static void
+set_error (rp_store_t *self, const char *what)
+{
+    snprintf (self->error, sizeof self->error, "%s: %s", what, cm_store_error (self->db));
+}
+
+/*  A malloc'd key: pre, then T\0E\0K\0, then `extra` spare bytes. Length in *len (without
+    the spare bytes). NULL on OOM. */
+static char *
+record_key (const char *pre, const char *tenant, const char *entity, const char *key, size_t extra,
+            size_t *len)
+{
+    size_t pl = strlen (pre), tl = strlen (S (tenant)), el = strlen (S (entity)),
+           kl = strlen (S (key));
+    size_t n = pl + tl + 1 + el + 1 + kl + 1;
+    char *buf = malloc (n + extra + 1);
+    if (!buf)
+        return NULL;
+    char *p = buf;
+    memcpy (p, pre, pl), p += pl;
+    memcpy (p, S (tenant), tl), p += tl, *p++ = '\0';
+    memcpy (p, S (entity), el), p += el, *p++ = '\0';
+    memcpy (p, S (key), kl), p += kl, *p++ = '\0';
+    *len = n;
+    return buf;
+}
+
+static char *
+simple_key (const char *pre, const char *id, size_t *len)
+{
+    size_t pl = strlen (pre), il = strlen (S (id));
+    char *buf = malloc (pl + il + 1);
+    if (!buf)
+        return NULL;
+    memcpy (buf, pre, pl);
+    memcpy (buf + pl, S (id), il + 1);
+    *len = pl + il;
+    return buf;
+}
+
+static void
+put_be64 (char *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (char)(v & 0xff);
+        v >>= 8;
+    }
+}
+
+/* ---- JSON helpers (stored values are read back totally: a corrupt value is an error) -- */
+
+static char *
+json_strdup (const cJSON *obj, const char *name)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive (obj, name);
+    return strdup (cJSON_IsString (it) && it->valuestring ? it->valuestring : "");
+}
+
+static int64_t
+json_int (const cJSON *obj, const char *name)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive (obj, name);
+    if (!cJSON_IsNumber (it) || it->valuedouble < -9.2e18 || it->valuedouble > 9.2e18)
+        return 0;
+    return (int64_t)it->valuedouble;
+}
+
+static void
+json_add_opt (cJSON *obj, const char *name, const char *value)
+{
+    if (value && *value)
+        cJSON_AddStringToObject (obj, name, value);
+}
+
+/* ---- counters ---------------------------------------------------------------------- */
+
+cJSON *
+rp_stats_to_json (const rp_stats_t *st)
+{
+    cJSON *o = cJSON_CreateObject ();
+    if (!o)
+        return NULL;
+    for (int i = 0; i < 6; i++)
+        cJSON_AddNumberToObject (o, cm_outcome_name ((cm_outcome_t)i), (double)st->outcomes[i]);
+    for (size_t i = 0; i < sizeof s_stat_names / sizeof s_stat_names[0]; i++)
+        cJSON_AddNumberToObject (o, s_stat_names[i], (double)*stat_slot ((rp_stats_t *)st, i));
+    return o;
+}
+
+static char *
+stats_to_text (const rp_stats_t *st)
+{
+    cJSON *o = rp_stats_to_json (st);
+    if (!o)
+        return NULL;
+    char *text = cJSON_PrintUnformatted (o);
+    cJSON_Delete (o);
+    return text;
+}
+
+static void
+stats_from_text (rp_stats_t *st, const char *text, size_t len)
+{
+    cJSON *o = cJSON_ParseWithLength (text, len);
+    if (!cJSON_IsObject (o)) {
+        cm_warn ("RPL_STORE_CORRUPT", "key=m/stats reason=\"not a JSON object\"");
+        cJSON_Delete (o);
+        return;
+    }
+    for (int i = 0; i < 6; i++) {
+        int64_t v = json_int (o, cm_outcome_name ((cm_outcome_t)i));
+        st->outcomes[i] = v > 0 ? (uint64_t)v : 0;
+    }
+    for (size_t i = 0; i < sizeof s_stat_names / sizeof s_stat_names[0]; i++) {
+        int64_t v = json_int (o, s_stat_names[i]);
+        *stat_slot (st, i) = v > 0 ? (uint64_t)v : 0;
+    }
+    cJSON_Delete (o);
+}
+
+/* ---- open / close ------------------------------------------------------------------ */
+
+rp_store_t *
+rp_store_open (const char *dir, bool read_only, char *err, size_t err_cap)
+{
+    rp_store_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        snprintf (err, err_cap, "out of memory");
+        return NULL;
+    }
+    self->read_only = read_only;
+    self->db = cm_store_open (dir, read_only, err, err_cap);
+    if (!self->db)
+        goto fail;
+    self->batch = cm_store_batch_new ();
+    if (!self->batch) {
+        snprintf (err, err_cap, "out of memory");
+        goto fail;
+    }
+    char *val = NULL;
+    size_t vlen = 0;
+    int rc = cm_store_get (self->db, "m/seq", 5, &val, &vlen);
+    if (rc < 0) {
+        snprintf (err, err_cap, "%s: reading m/seq: %s", dir, cm_store_error (self->db));
+        goto fail;
+    }
+    if (rc == 1) {
+        self->seq = strtoull (val, NULL, 10);
+        free (val);
+    }
+    rc = cm_store_get (self->db, "m/stats", 7, &val, &vlen);
+    if (rc < 0) {
+        snprintf (err, err_cap, "%s: reading m/stats: %s", dir, cm_store_error (self->db));
+        goto fail;
+    }
+    if (rc == 1) {
+        stats_from_text (&self->stats, val, vlen);
+        free (val);
+    }
+    return self;
+fail:
+    cm_store_batch_destroy (&self->batch);
+    cm_store_destroy (&self->db);
+    free (self);
+    return NULL;
+}
+
+void
+rp_store_destroy (rp_store_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    rp_store_t *self = *self_p;
+    if (!self->read_only && rp_store_flush (self, true) != 0)
+        cm_error ("RPL_STORE_ERROR", "op=close_flush error=\"%s\"", self->error);
+    cm_store_batch_destroy (&self->batch);
+    cm_store_destroy (&self->db);
+    free (self);
+    *self_p = NULL;
+}
+
+const char *
+rp_store_error (const rp_store_t *self)
+{
+    return self->error;
+}
+
+size_t
+rp_store_pending (const rp_store_t *self)
+{
+    return self->pending;
+}
+
+void
+rp_store_stats (const rp_store_t *self, rp_stats_t *stats)
+{
+    *stats = self->stats;
+}
+
+void
+rp_store_count_bad_event (rp_store_t *self)
+{
+    self->stats.bad_events++;
+    self->meta_dirty = true;
+}
+
+int
+rp_store_flush (rp_store_t *self, bool sync)
+{
+    if (self->read_only) {
+        snprintf (self->error, sizeof self->error, "store is read-only");
+        return -1;
+    }
+    if (cm_store_batch_count (self->batch) == 0 && !self->meta_dirty)
+        return 0;
+    char seq[32];
+    int n = snprintf (seq, sizeof seq, "%" PRIu64, self->seq);
+    cm_store_batch_put (self->batch, "m/seq", 5, seq, (size_t)n);
+    char *st = stats_to_text (&self->stats);
+    if (!st) {
+        snprintf (self->error, sizeof self->error, "out of memory");
+        return -1;
+    }
+    cm_store_batch_put (self->batch, "m/stats", 7, st, strlen (st));
+    free (st);
+    if (cm_store_batch_commit (self->db, self->batch, sync) != 0) {
+        set_error (self, "commit");
+        return -1;
+    }
+    self->pending = 0;
+    self->dl_dirty = false;
+    self->meta_dirty = false;
+    return 0;
+}
+
+/*  Reads of dead-letter state must see what the batch has already changed. */
+static int
+settle (rp_store_t *self)
+{
+    return self->dl_dirty ? rp_store_flush (self, false) : 0;
+}
+
+/* ---- audit ------------------------------------------------------------------------- */
+
+/*  Adds entry (takes ownership) as the next audit entry of the record, at at_ms. */
+static int
+audit_put (rp_store_t *self, const char *tenant, const char *entity, const char *key, int64_t at_ms,
+           cJSON *entry)
+{
+    int rc = -1;
+    char *k = NULL, *text = NULL;
+    size_t klen = 0;
+    self->seq++;
+    cJSON_AddNumberToObject (entry, "seq", (double)self->seq);
+    k = record_key ("a/", tenant, entity, key, 16, &klen);
+    text = cJSON_PrintUnformatted (entry);
+    if (!k || !text) {
+        snprintf (self->error, sizeof self->error, "out of memory");
+        goto out;
+    }
+    put_be64 (k + klen, (uint64_t)at_ms ^ (UINT64_C (1) << 63));
+    put_be64 (k + klen + 8, self->seq);
+    cm_store_batch_put (self->batch, k, klen + 16, text, strlen (text));
+    self->stats.audit++;
+    self->meta_dirty = true;
+    rc = 0;
+out:
+    free (k);
+    free (text);
+    cJSON_Delete (entry);
+    return rc;
+}
+
+static cJSON *
+audit_from_event (const cm_event_t *ev)
+{
+    cJSON *o = cJSON_CreateObject ();
+    if (!o)
+        return NULL;
+    cJSON_AddNumberToObject (o, "at", (double)ev->at_ms);
+    cJSON_AddStringToObject (o, "stage", cm_stage_name (ev->stage));
+    cJSON_AddStringToObject (o, "out", cm_outcome_name (ev->outcome));
+    cJSON_AddStringToObject (o, "eid", S (ev->envelope_id));
+    cJSON_AddStringToObject (o, "tenant", S (ev->tenant));
+    cJSON_AddStringToObject (o, "entity", S (ev->entity));
+    cJSON_AddStringToObject (o, "key", S (ev->key));
+    cJSON_AddStringToObject (o, "hash", S (ev->hash));
+    cJSON_AddNumberToObject (o, "attempt", ev->attempt);
+    json_add_opt (o, "sobj", ev->sobject);
+    json_add_opt (o, "extid", ev->ext_id);
+    json_add_opt (o, "sfid", ev->sf_id);
+    if (ev->outcome == CM_OUTCOME_LOADED)
+        cJSON_AddBoolToObject (o, "created", ev->created);
+    if (ev->error_class != CM_ERR_NONE)
+        cJSON_AddStringToObject (o, "class", cm_error_class_name (ev->error_class));
+    json_add_opt (o, "code", ev->error_code);
+    json_add_opt (o, "msg", ev->message);
+    json_add_opt (o, "fields", ev->error_fields);
+    if (ev->http_status)
+        cJSON_AddNumberToObject (o, "http", ev->http_status);
+    if (ev->envelope_size)
+        cJSON_AddNumberToObject (o, "env_size", (double)ev->envelope_size);
+    return o;
+}
+
+/*  An audit entry the replayer writes about a dead letter (resolved, purged, replayed). */
+static int
+audit_own (rp_store_t *self, const rp_dead_letter_t *dl, const char *out, int64_t at_ms,
+           const char *reason, const char *by_eid)
+{
+    cJSON *o = cJSON_CreateObject ();
+    if (!o) {
+        snprintf (self->error, sizeof self->error, "out of memory");
+        return -1;
+    }
+    cJSON_AddNumberToObject (o, "at", (double)at_ms);
+    cJSON_AddStringToObject (o, "stage", "replay");
+    cJSON_AddStringToObject (o, "out", out);
+    cJSON_AddStringToObject (o, "eid", dl->id);
+    cJSON_AddStringToObject (o, "tenant", dl->tenant);
+    cJSON_AddStringToObject (o, "entity", dl->entity);
+    cJSON_AddStringToObject (o, "key", dl->key);
+    cJSON_AddStringToObject (o, "hash", dl->hash);
+    cJSON_AddNumberToObject (o, "attempt", dl->env_attempt);
+    json_add_opt (o, "code", dl->code);
+    json_add_opt (o, "reason", reason);
+    json_add_opt (o, "by_eid", by_eid);
+    return audit_put (self, dl->tenant, dl->entity, dl->key, at_ms, o);
+}
+
+/* ---- dead letters ------------------------------------------------------------------ */
+
+void
+rp_dead_letter_destroy (rp_dead_letter_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    rp_dead_letter_t *d = *self_p;
+    char **strs[] = {&d->id,     &d->tenant,  &d->entity,      &d->key,  &d->hash,
+                     &d->stage,  &d->outcome, &d->error_class, &d->code, &d->message,
+                     &d->fields, &d->sobject, &d->ext_id};
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
+        free (*strs[i]);
+    free (d);
+    *self_p = NULL;
+}
+
+cJSON *
+rp_dead_letter_to_json (const rp_dead_letter_t *d)
+{
+    cJSON *o = cJSON_CreateObject ();
+    if (!o)
+        return NULL;
+    cJSON_AddStringToObject (o, "id", S (d->id));
+    cJSON_AddStringToObject (o, "tenant", S (d->tenant));
+    cJSON_AddStringToObject (o, "entity", S (d->entity));
+    cJSON_AddStringToObject (o, "key", S (d->key));
+    cJSON_AddStringToObject (o, "hash", S (d->hash));
+    cJSON_AddStringToObject (o, "stage", S (d->stage));
+    cJSON_AddStringToObject (o, "outcome", S (d->outcome));
+    cJSON_AddStringToObject (o, "error_class", S (d->error_class));
+    cJSON_AddStringToObject (o, "code", S (d->code));
+    cJSON_AddStringToObject (o, "message", S (d->message));
+    cJSON_AddStringToObject (o, "fields", S (d->fields));
+    cJSON_AddStringToObject (o, "sobject", S (d->sobject));
+    cJSON_AddStringToObject (o, "ext_id", S (d->ext_id));
+    cJSON_AddNumberToObject (o, "http_status", d->http_status);
+    cJSON_AddNumberToObject (o, "attempts", d->attempts);
+    cJSON_AddNumberToObject (o, "env_attempt", d->env_attempt);
+    cJSON_AddNumberToObject (o, "first_failure_ms", (double)d->first_failure_ms);
+    cJSON_AddNumberToObject (o, "last_failure_ms", (double)d->last_failure_ms);
+    cJSON_AddNumberToObject (o, "replays", d->replays);
+    cJSON_AddNumberToObject (o, "last_replay_ms", (double)d->last_replay_ms);
+    cJSON_AddNumberToObject (o, "env_size", (double)d->env_size);
+    return o;
+}
+
+/*  Parses a stored dead letter; NULL when the value is not a JSON object or OOM. */
+static rp_dead_letter_t *
+dead_letter_parse (const char *text, size_t len)
+{
+    cJSON *o = cJSON_ParseWithLength (text, len);
+    if (!cJSON_IsObject (o)) {
+        cJSON_Delete (o);
+        return NULL;
+    }
+    rp_dead_letter_t *d = calloc (1, sizeof *d);
+    if (!d)
+        goto out;
+    d->id = json_strdup (o, "id");
+    d->tenant = json_strdup (o, "tenant");
+    d->entity = json_strdup (o, "entity");
+    d->key = json_strdup (o, "key");
+    d->hash = json_strdup (o, "hash");
+    d->stage = json_strdup (o, "stage");
+    d->outcome = json_strdup (o, "outcome");
+    d->error_class = json_strdup (o, "error_class");
+    d->code = json_strdup (o, "code");
+    d->message = json_strdup (o, "message");
+    d->fields = json_strdup (o, "fields");
+    d->sobject = json_strdup (o, "sobject");
+    d->ext_id = json_strdup (o, "ext_id");
+    d->http_status = (int)json_int (o, "http_status");
+    d->attempts = (uint32_t)json_int (o, "attempts");
+    d->env_attempt = (uint32_t)json_int (o, "env_attempt");
+    d->first_failure_ms = json_int (o, "first_failure_ms");
+    d->last_failure_ms = json_int (o, "last_failure_ms");
+    d->replays = (uint32_t)json_int (o, "replays");
+    d->last_replay_ms = json_int (o, "last_replay_ms");
+    d->env_size = (size_t)json_int (o, "env_size");
+    if (!d->id || !d->tenant || !d->entity || !d->key || !d->hash || !d->stage || !d->outcome ||
+        !d->error_class || !d->code || !d->message || !d->fields || !d->sobject || !d->ext_id)
+        rp_dead_letter_destroy (&d);
+out:
+    cJSON_Delete (o);
+    return d;
+}
+
+static int
+dead_letter_get (rp_store_t *self, const char *id, rp_dead_letter_t **dl)
+{
+    *dl = NULL;
+    size_t klen = 0;
+    char *k = simple_key ("d/", id, &klen);
+    char *val = NULL;
+    size_t vlen = 0;
+    if (!k) {
+        snprintf (self->error, sizeof self->error, "out of memory");
+        return -1;
+    }
+    int rc = cm_store_get (self->db, k, klen, &val, &vlen);
+    free (k);
+    if (rc < 0) {
+        set_error (self, "reading dead letter");
+        return -1;
+    }
+    if (rc == 0)
+        return 0;
+    *dl = dead_letter_parse (val, vlen);
+    free (val);
+    if (!*dl) {
+        snprintf (self->error, sizeof self->error, "dead letter %s: stored value is corrupt", id);
+        return -1;
+    }
+    return 1;
+}
+
+int
+rp_store_dead_letter (rp_store_t *self, const char *id, rp_dead_letter_t **dl)
+{
+    *dl = NULL;
+    if (!self->read_only && settle (self) != 0)
+        return -1;
+    return dead_letter_get (self, id, dl);
+}
+
+int
+rp_store_envelope (rp_store_t *self, const char *id, char **data, size_t *size)
+{
+    if (!self->read_only && settle (self) != 0)
+        return -1;
+    size_t klen = 0;
+    char *k = simple_key ("e/", id, &klen);
+    if (!k) {
+        snprintf (self->error, sizeof self->error, "out of memory");
+        return -1;
+    }
+    int rc = cm_store_get (self->db, k, klen, data, size);
+    free (k);
+    if (rc < 0)
+        set_error (self, "reading envelope");
+    return rc;
+}
+
+static int
+dead_letter_put (rp_store_t *self, const rp_dead_letter_t *dl)
+{
+    size_t klen = 0;
+    char *k = simple_key ("d/", dl->id, &klen);
+    cJSON *o = rp_dead_letter_to_json (dl);
+    char *text = o ? cJSON_PrintUnformatted (o) : NULL;
+    cJSON_Delete (o);
+    int rc = -1;
+    if (!k || !text) {
+        snprintf (self->error, sizeof self->error, "out of memory");
+        goto out;
+    }
+    cm_store_batch_put (self->batch, k, klen, text, strlen (text));
+    self->dl_dirty = true;
+    rc = 0;
+out:
+    free (k);
+    free (text);
+    return rc;
+}
+
+/*  Deletes d/, e/ and r/ keys of dl (batched). */
+static int
+dead_letter_remove (rp_store_t *self, const rp_dead_letter_t *dl)
+{
+    size_t dlen = 0, elen = 0, rlen = 0;
+    char *dk = simple_key ("d/", dl->id, &dlen);
+    char *ek = simple_key ("e/", dl->id, &elen);
+    size_t il = strlen (dl->id);
+    char *rk = record_key ("r/", dl->tenant, dl->entity, dl->key, il, &rlen);
+    int rc = -1;
+    if (!dk || !ek || !rk) {
+        snprintf (self->error, sizeof self->error, "out of memory");
+        goto out;
+    }
+    memcpy (rk + rlen, dl->id, il);
+    cm_store_batch_delete (self->batch, dk, dlen);
+    cm_store_batch_delete (self->batch, ek, elen);
+    cm_store_batch_delete (self->batch, rk, rlen + il);
+    if (self->stats.dl_open > 0)
+        self->stats.dl_open--;
+    self->dl_dirty = true;
+    self->meta_dirty = true;
+    rc = 0;
+out:
+    free (dk);
+    free (ek);
+    free (rk);
+    return rc;
+}
+
+static int
+replace_str (char **dst, const char *src)
+{
+    char *copy = strdup (S (src));
+    if (!copy)
+        return -1;
+    free (*dst);
+    *dst = copy;
+    return 0;
+}
+
+/*  FAILED / REJECTED: create or update the dead letter of the envelope id. */
+static int
+dead_letter_record (rp_store_t *self, const cm_event_t *ev)
+{
+    if (!ev->envelope_id || !*ev->envelope_id) {
+        cm_warn ("RPL_DL_NO_ID", "tenant=%s entity=%s key=%s reason=\"event has no envelope id\"",
+                 S (ev->tenant), S (ev->entity), S (ev->key));
+        return 0;
+    }
+    if (settle (self) != 0)
+        return -1;
+    rp_dead_letter_t *dl = NULL;
+    int found = dead_letter_get (self, ev->envelope_id, &dl);
+    if (found < 0) {
+        /* a corrupt stored value is replaced; a read error stops */
+        if (!strstr (self->error, "corrupt"))
+            return -1;
+        cm_warn ("RPL_STORE_CORRUPT", "id=%s reason=\"%s\" action=replace", ev->envelope_id,
+                 self->error);
+        found = 0;
+    }
+    int rc = -1;
+    if (found == 0) {
+        dl = calloc (1, sizeof *dl);
+        if (!dl)
+            goto oom;
+        if (replace_str (&dl->id, ev->envelope_id) || replace_str (&dl->tenant, ev->tenant) ||
+            replace_str (&dl->entity, ev->entity) || replace_str (&dl->key, ev->key))
+            goto oom;
+        dl->first_failure_ms = ev->at_ms;
+        dl->attempts = 1;
+        self->stats.dl_created++;
+        self->stats.dl_open++;
+        /* the record's open-dead-letter index */
+        size_t il = strlen (dl->id), rlen = 0;
+        char *rk = record_key ("r/", dl->tenant, dl->entity, dl->key, il, &rlen);
+        if (!rk)
+            goto oom;
+        memcpy (rk + rlen, dl->id, il);
+        cm_store_batch_put (self->batch, rk, rlen + il, "", 0);
+        free (rk);
+    } else {
+        dl->attempts++;
+        self->stats.dl_updated++;
+    }
+    self->meta_dirty = true;
+    if (ev->at_ms > dl->last_failure_ms || found == 0)
+        dl->last_failure_ms = ev->at_ms;
+    if (ev->at_ms < dl->first_failure_ms)
+        dl->first_failure_ms = ev->at_ms;
+    if (replace_str (&dl->hash, ev->hash) || replace_str (&dl->stage, cm_stage_name (ev->stage)) ||
+        replace_str (&dl->outcome, cm_outcome_name (ev->outcome)) ||
+        replace_str (&dl->error_class, cm_error_class_name (ev->error_class)) ||
+        replace_str (&dl->code, ev->error_code) || replace_str (&dl->message, ev->message) ||
+        replace_str (&dl->fields, ev->error_fields))
+        goto oom;
+    if (ev->sobject && replace_str (&dl->sobject, ev->sobject))
+        goto oom;
+    if (ev->ext_id && replace_str (&dl->ext_id, ev->ext_id))
+        goto oom;
+    if (!dl->sobject && replace_str (&dl->sobject, ""))
+        goto oom;
+    if (!dl->ext_id && replace_str (&dl->ext_id, ""))
+        goto oom;
+    dl->http_status = ev->http_status;
+    dl->env_attempt = ev->attempt;
+    if (ev->envelope && ev->envelope_size) {
+        size_t elen = 0;
+        char *ek = simple_key ("e/", dl->id, &elen);
+        if (!ek)
+            goto oom;
+        cm_store_batch_put (self->batch, ek, elen, ev->envelope, ev->envelope_size);
+        free (ek);
+        dl->env_size = ev->envelope_size;
+    } else if (found == 0)
+        cm_warn ("RPL_DL_NO_ENVELOPE",
+                 "id=%s tenant=%s entity=%s key=%s "
+                 "reason=\"event carries no envelope bytes; not replayable\"",
+                 dl->id, dl->tenant, dl->entity, dl->key);
+    rc = dead_letter_put (self, dl);
+    goto out;
+oom:
+    snprintf (self->error, sizeof self->error, "out of memory");
+out:
+    rp_dead_letter_destroy (&dl);
+    return rc;
+}
+
+typedef struct {
+    rp_store_t *self;     /* the store */
+    const cm_event_t *ev; /* the LOADED event */
+    size_t plen;          /* length of the r/ prefix */
+    int rc;               /* 0, or -1 on error */
+} resolve_ctx_t;
+
+static int
+resolve_one (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
+{
+    resolve_ctx_t *ctx = arg;
+    rp_store_t *self = ctx->self;
+    const cm_event_t *ev = ctx->ev;
+    size_t il = klen - ctx->plen;
+    char id[256];
+    if (il == 0 || il >= sizeof id)
+        return 0;
+    memcpy (id, key + ctx->plen, il);
+    id[il] = '\0';
+    rp_dead_letter_t *dl = NULL;
+    int found = dead_letter_get (self, id, &dl);
+    if (found < 0) {
+        ctx->rc = -1;
+        return 1;
+    }
+    if (found == 0)
+        return 0; /* a stale index entry; removed with the next purge of the record */
+    bool same_id = ev->envelope_id && strcmp (dl->id, ev->envelope_id) == 0;
+    bool same_hash = ev->hash && *ev->hash && strcmp (dl->hash, ev->hash) == 0;
+    if (same_id || same_hash || dl->last_failure_ms <= ev->at_ms) {
+        if (dead_letter_remove (self, dl) != 0 ||
+            audit_own (self, dl, "resolved", ev->at_ms, NULL, S (ev->envelope_id)) != 0) {
+            ctx->rc = -1;
+            rp_dead_letter_destroy (&dl);
+            return 1;
+        }
+        self->stats.dl_resolved++;
+        cm_info ("RPL_DL_RESOLVED", "id=%s tenant=%s entity=%s key=%s sfid=%s", dl->id, dl->tenant,
+                 dl->entity, dl->key, S (ev->sf_id));
+    }
+    rp_dead_letter_destroy (&dl);
+    return 0;
+}
+
+static int
+dead_letter_resolve (rp_store_t *self, const cm_event_t *ev)
+{
+    if (self->stats.dl_open == 0 && !self->dl_dirty)
+        return 0; /* the common case costs no read */
+    if (settle (self) != 0)
+        return -1;
+    size_t plen = 0;
+    char *prefix = record_key ("r/", ev->tenant, ev->entity, ev->key, 0, &plen);
+    if (!prefix) {
+        snprintf (self->error, sizeof self->error, "out of memory");
+        return -1;
+    }
+    resolve_ctx_t ctx = {self, ev, plen, 0};
+    int rc = cm_store_scan (self->db, prefix, plen, NULL, 0, resolve_one, &ctx);
+    free (prefix);
+    if (rc != 0) {
+        set_error (self, "scanning dead letters");
+        return -1;
+    }
+    return ctx.rc;
+}
+
+/* ---- apply ------------------------------------------------------------------------- */
+
+int
+rp_store_apply (rp_store_t *self, const cm_event_t *ev)
+{
+    if (self->read_only) {
+        snprintf (self->error, sizeof self->error, "store is read-only");
+        return -1;
+    }
+    if ((int)ev->outcome < 0 || (int)ev->outcome > 5) {
+        snprintf (self->error, sizeof self->error, "event outcome %d out of range",
+                  (int)ev->outcome);
+        return -1;
+    }
+    cJSON *entry = audit_from_event (ev);
+    if (!entry) {
+        snprintf (self->error, sizeof self->error, "out of memory");
+        return -1;
+    }
+    /* resolution first: its audit entries then precede nothing of this event's own,
+       and the dead letters it reads are settled */
+    if (ev->outcome == CM_OUTCOME_LOADED && dead_letter_resolve (self, ev) != 0) {
+        cJSON_Delete (entry);
+        return -1;
+    }
+    if ((ev->outcome == CM_OUTCOME_FAILED || ev->outcome == CM_OUTCOME_REJECTED) &&
+        dead_letter_record (self, ev) != 0) {
+        cJSON_Delete (entry);
+        return -1;
+    }
+    if (audit_put (self, ev->tenant, ev->entity, ev->key, ev->at_ms, entry) != 0)
+        return -1;
+    if (ev->outcome == CM_OUTCOME_LOADED && ev->sf_id && *ev->sf_id) {
+        size_t klen = 0, vlen = 0;
+        char *k = simple_key ("s/", ev->sf_id, &klen);
+        char *v = record_key ("", ev->tenant, ev->entity, ev->key, 0, &vlen);
+        if (!k || !v) {
+            free (k);
+            free (v);
+            snprintf (self->error, sizeof self->error, "out of memory");
+            return -1;
+        }
+        /* without the last NUL: the value is T\0E\0K */
+        cm_store_batch_put (self->batch, k, klen, v, vlen - 1);
+        free (k);
+        free (v);
+    }
+    self->stats.outcomes[ev->outcome]++;
+    self->pending++;
+    if (self->pending >= RP_STORE_BATCH_MAX)
+        return rp_store_flush (self, false);
+    return 0;
+}
+
+/* ---- reading ----------------------------------------------------------------------- */
+
+bool
+rp_filter_match (const rp_filter_t *f, const rp_dead_letter_t *dl)
+{
+    if (!f)
+        return true;
+    if (f->tenant && *f->tenant && strcmp (f->tenant, dl->tenant) != 0)
+        return false;
+    if (f->entity && *f->entity && strcmp (f->entity, dl->entity) != 0)
+        return false;
+    if (f->code && *f->code && strcmp (f->code, dl->code) != 0)
+        return false;
+    if (f->since_ms && dl->last_failure_ms < f->since_ms)
+        return false;
+    if (f->until_ms && dl->last_failure_ms >= f->until_ms)
+        return false;
+    if (f->text && *f->text && !strstr (dl->message, f->text) && !strstr (dl->key, f->text) &&
+        !strstr (dl->fields, f->text) && !strstr (dl->code, f->text) &&
+        !strstr (dl->ext_id, f->text))
+        return false;
+    return true;
+}
+
+typedef struct {
+    const rp_filter_t *filter; /* what to pass on */
+    rp_dead_letter_fn *fn;     /* the caller's callback */
+    void *arg;                 /* its argument */
+} dl_scan_ctx_t;
+
+static int
+dl_scan_one (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
+{
+    dl_scan_ctx_t *ctx = arg;
+    rp_dead_letter_t *dl = dead_letter_parse (val, vlen);
+    if (!dl) {
+        cm_warn ("RPL_STORE_CORRUPT", "key=\"%.*s\" reason=\"dead letter is not valid JSON\"",
+                 (int)(klen < 80 ? klen : 80), key);
+        return 0;
+    }
+    int rc = rp_filter_match (ctx->filter, dl) ? ctx->fn (dl, ctx->arg) : 0;
+    rp_dead_letter_destroy (&dl);
+    return rc;
+}
+
+int
+rp_store_dead_letters (rp_store_t *self, const rp_filter_t *filter, rp_dead_letter_fn *fn,
+                       void *arg)
+{
+    if (!self->read_only && settle (self) != 0)
+        return -1;
+    dl_scan_ctx_t ctx = {filter, fn, arg};
+    if (cm_store_scan (self->db, "d/", 2, NULL, 0, dl_scan_one, &ctx) != 0) {
+        set_error (self, "scanning dead letters");
+        return -1;
+    }
+    return 0;
+}
+
+typedef struct {
+    rp_audit_fn *fn; /* the caller's callback */
+    void *arg;       /* its argument */
+} audit_scan_ctx_t;
+
+static int
+audit_scan_one (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
+{
+    audit_scan_ctx_t *ctx = arg;
+    cJSON *o = cJSON_ParseWithLength (val, vlen);
+    if (!cJSON_IsObject (o)) {
+        cm_warn ("RPL_STORE_CORRUPT", "reason=\"audit entry is not valid JSON\"");
+        cJSON_Delete (o);
+        return 0;
+    }
+    int rc = ctx->fn (o, ctx->arg);
+    cJSON_Delete (o);
+    return rc;
+}
+
+int
+rp_store_history (rp_store_t *self, const char *tenant, const char *entity, const char *key,
+                  rp_audit_fn *fn, void *arg)
+{
+    if (!self->read_only && rp_store_flush (self, false) != 0)
+        return -1;
+    size_t plen = 0;
+    char *prefix = record_key ("a/", tenant, entity, key, 0, &plen);
+    if (!prefix) {
+        snprintf (self->error, sizeof self->error, "out of memory");
+        return -1;
+    }
+    audit_scan_ctx_t ctx = {fn, arg};
+    int rc = cm_store_scan (self->db, prefix, plen, NULL, 0, audit_scan_one, &ctx);
+    free (prefix);
+    if (rc != 0) {
+        set_error (self, "scanning audit");
+        return -1;
+    }
+    return 0;
+}
+
+int
+rp_store_audit_all (rp_store_t *self, rp_audit_fn *fn, void *arg)
+{
+    if (!self->read_only && rp_store_flush (self, false) != 0)
+        return -1;
+    audit_scan_ctx_t ctx = {fn, arg};
+    if (cm_store_scan (self->db, "a/", 2, NULL, 0, audit_scan_one, &ctx) != 0) {
+        set_error (self, "scanning audit");
+        return -1;
+    }
+    return 0;
+}
+
+int
+rp_store_lookup_sf_id (rp_store_t *self, const char *sf_id, char **tenant, char **entity,
+                       char **key)
+{
+    *tenant = *entity = *key = NULL;
+    if (!self->read_only && rp_store_flush (self, false) != 0)
+        return -1;
+    size_t klen = 0, vlen = 0;
+    char *k = simple_key ("s/", sf_id, &klen);
+    char *v = NULL;
+    if (!k) {
+        snprintf (self->error, sizeof self->error, "out of memory");
+        return -1;
+    }
+    int rc = cm_store_get (self->db, k, klen, &v, &vlen);
+    free (k);
+    if (rc < 0) {
+        set_error (self, "reading Salesforce Id index");
+        return -1;
+    }
+    if (rc == 0)
+        return 0;
+    /* T\0E\0K, NUL-terminated beyond vlen by cm_store_get */
+    const char *t = v;
+    size_t tl = strnlen (t, vlen);
+    if (tl + 1 >= vlen) {
+        free (v);
+        snprintf (self->error, sizeof self->error, "Salesforce Id %s: index value is corrupt",
+                  sf_id);
+        return -1;
+    }
+    const char *e = t + tl + 1;
+    size_t el = strnlen (e, vlen - tl - 1);
+    if (tl + 1 + el + 1 > vlen) {
+        free (v);
+        snprintf (self->error, sizeof self->error, "Salesforce Id %s: index value is corrupt",
+                  sf_id);
+        return -1;
+    }
+    const char *kk = e + el + 1;
+    *tenant = strdup (t);
+    *entity = strdup (e);
+    *key = strndup (kk, vlen - tl - 1 - el - 1);
+    free (v);
+    if (!*tenant || !*entity || !*key) {
+        free (*tenant), free (*entity), free (*key);
+        *tenant = *entity = *key = NULL;
+        snprintf (self->error, sizeof self->error, "out of memory");
+        return -1;
+    }
+    return 1;
+}
+
+/* ---- operator actions -------------------------------------------------------------- */
+
+int
+rp_store_purge (rp_store_t *self, const char *id, const char *reason)
+{
+    if (self->read_only) {
+        snprintf (self->error, sizeof self->error, "store is read-only");
+        return -1;
+    }
+    if (settle (self) != 0)
+        return -1;
+    rp_dead_letter_t *dl = NULL;
+    int found = dead_letter_get (self, id, &dl);
+    if (found <= 0)
+        return found;
+    int rc = -1;
+    if (dead_letter_remove (self, dl) != 0 ||
+        audit_own (self, dl, "purged", cm_now_ms (), reason ? reason : "", NULL) != 0)
+        goto out;
+    self->stats.dl_purged++;
+    if (rp_store_flush (self, true) != 0)
+        goto out;
+    cm_info ("RPL_DL_PURGED", "id=%s tenant=%s entity=%s key=%s", dl->id, dl->tenant, dl->entity,
+             dl->key);
+    rc = 1;
+out:
+    rp_dead_letter_destroy (&dl);
+    return rc;
+}
+
+int
+rp_store_note_replay (rp_store_t *self, const char *id)
+{
+    if (self->read_only) {
+        snprintf (self->error, sizeof self->error, "store is read-only");
+        return -1;
+    }
+    if (settle (self) != 0)
+        return -1;
+    rp_dead_letter_t *dl = NULL;
+    int found = dead_letter_get (self, id, &dl);
+    if (found <= 0)
+        return found;
+    int rc = -1;
+    int64_t now = cm_now_ms ();
+    dl->replays++;
+    dl->last_replay_ms = now;
+    if (dead_letter_put (self, dl) != 0 || audit_own (self, dl, "replayed", now, NULL, NULL) != 0)
+        goto out;
+    self->stats.replayed++;
+    self->meta_dirty = true;
+    rc = 1;
+out:
+    rp_dead_letter_destroy (&dl);
+    return rc;
+}

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Runs every test: cmocka unit tests and integration scripts, on the plain build and on the
+# AddressSanitizer/UBSan build. Each test prints TAP lines; this counts them and ends with
+# the one line "N passed, M failed". Exit 0 only when nothing failed.
+#   tests/run.sh [unit|integration|all] (default all); ONLY=regex limits the test names.
+set -u
+cd "$(dirname "$0")/.."
+what=${1:-all}
+passed=0
+failed=0
+failures=()
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export CMOCKA_MESSAGE_OUTPUT=TAP
+logdir=$(mktemp -d "${TMPDIR:-/tmp}/mlc-tests.XXXXXX")
+
+# count NAME LOG RC: adds the TAP results of one test program to the totals.
+count () {
+    local name=$1 log=$2 rc=$3
+    local ok nok
+    ok=$(grep -cE '^ok ' "$log")
+    nok=$(grep -cE '^not ok ' "$log")
+    # A program that failed without saying which case (a crash, a sanitizer report, a
+    # plan that does not add up) counts as one more failure.
+    local plan
+    plan=$(grep -m1 -oE '^1\.\.[0-9]+' "$log" | cut -d. -f3)
+    if { [ "$rc" -ne 0 ] && [ "$nok" -eq 0 ]; } || \
+       { [ -n "$plan" ] && [ $((ok + nok)) -ne "$plan" ]; } || \
+       grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$log"; then
+        nok=$((nok + 1))
+    fi
+    passed=$((passed + ok))
+    failed=$((failed + nok))
+    if [ "$nok" -gt 0 ]; then
+        failures+=("$name (log: $log)")
+        echo "FAIL $name: $ok passed, $nok failed"
+        grep -E '^not ok ' "$log" | head -20 | sed 's/^/    /'
+    else
+        echo "ok   $name: $ok passed"
+    fi
+}
+
+run_unit () {
+    local dir=$1 label=$2 t name log
+    for t in "$dir"/test_*; do
+        [ -x "$t" ] || continue
+        name="$label/$(basename "$t")"
+        [[ -n "${ONLY:-}" && ! "$name" =~ $ONLY ]] && continue
+        log="$logdir/${name//\//_}.log"
+        timeout 300 "$t" >"$log" 2>&1
+        count "$name" "$log" $?
+    done
+}
+
+run_integration () {
+    local bin=$1 label=$2 t name log
+    for t in tests/integration/test_*.sh; do
+        [ -f "$t" ] || continue
+        name="$label/$(basename "$t" .sh)"
+        [[ -n "${ONLY:-}" && ! "$name" =~ $ONLY ]] && continue
+        log="$logdir/${name//\//_}.log"
+        BIN=$bin timeout 600 bash "$t" >"$log" 2>&1
+        count "$name" "$log" $?
+    done
+}
+
+start=$(date +%s)
+if [ "$what" = all ] || [ "$what" = unit ]; then
+    run_unit build/tests unit
+    run_unit build/asan/tests unit-asan
+fi
+if [ "$what" = all ] || [ "$what" = integration ]; then
+    run_integration build/bin integration
+    run_integration build/asan/bin integration-asan
+fi
+echo "tests took $(( $(date +%s) - start )) s; logs in $logdir"
+if [ ${#failures[@]} -gt 0 ]; then
+    echo "failed:"
+    printf '  %s\n' "${failures[@]}"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

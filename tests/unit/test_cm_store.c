@@ -1,0 +1,242 @@
+/*  Unit tests for cm_store on a real RocksDB in a temporary directory. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cm_store.h"
+
+static char s_dir[64];
+static char s_db[128];
+
+static int
+rm_entry (const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    return remove (path);
+}
+
+static int
+setup (void **state)
+{
+    snprintf (s_dir, sizeof s_dir, "/tmp/test_cm_store.XXXXXX");
+    if (!mkdtemp (s_dir))
+        return -1;
+    snprintf (s_db, sizeof s_db, "%s/db", s_dir);
+    return 0;
+}
+
+static int
+teardown (void **state)
+{
+    chmod (s_dir, 0700);
+    nftw (s_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return 0;
+}
+
+static cm_store_t *
+open_db (bool read_only)
+{
+    char err[512] = "";
+    cm_store_t *st = cm_store_open (s_db, read_only, err, sizeof err);
+    if (!st)
+        fail_msg ("open failed: %s", err);
+    return st;
+}
+
+static void
+test_put_get_delete (void **state)
+{
+    cm_store_t *st = open_db (false);
+    assert_string_equal (cm_store_error (st), "");
+    const char *key = "hash/ACME_PRD/vendor/V000123";
+    const char *val = "3f2a9c1d5e7b4a6f8091a2b3c4d5e6f7";
+    char *got = NULL;
+    size_t len = 0;
+    assert_int_equal (cm_store_get (st, key, strlen (key), &got, &len), 0);
+    assert_null (got);
+    assert_int_equal (cm_store_put (st, key, strlen (key), val, strlen (val), true), 0);
+    assert_int_equal (cm_store_get (st, key, strlen (key), &got, &len), 1);
+    assert_int_equal (len, strlen (val));
+    assert_string_equal (got, val); /* NUL-terminated beyond vlen */
+    free (got);
+    /*  Binary values with NUL bytes survive. */
+    const char bin[] = {'a', '\0', 'b', '\xff'};
+    assert_int_equal (cm_store_put (st, "bin", 3, bin, sizeof bin, false), 0);
+    assert_int_equal (cm_store_get (st, "bin", 3, &got, &len), 1);
+    assert_int_equal (len, sizeof bin);
+    assert_memory_equal (got, bin, sizeof bin);
+    free (got);
+    assert_int_equal (cm_store_delete (st, key, strlen (key), true), 0);
+    assert_int_equal (cm_store_get (st, key, strlen (key), &got, &len), 0);
+    /*  Deleting an absent key is fine. */
+    assert_int_equal (cm_store_delete (st, "nope", 4, false), 0);
+    cm_store_destroy (&st);
+    assert_null (st);
+    cm_store_destroy (&st);
+    /*  Durable across a reopen. */
+    st = open_db (false);
+    assert_int_equal (cm_store_get (st, "bin", 3, &got, &len), 1);
+    free (got);
+    cm_store_destroy (&st);
+}
+
+static void
+test_batch (void **state)
+{
+    cm_store_t *st = open_db (false);
+    assert_int_equal (cm_store_put (st, "dl/old", 6, "x", 1, false), 0);
+    cm_store_batch_t *b = cm_store_batch_new ();
+    assert_non_null (b);
+    assert_int_equal (cm_store_batch_count (b), 0);
+    cm_store_batch_put (b, "dl/a", 4, "1", 1);
+    cm_store_batch_put (b, "dl/b", 4, "2", 1);
+    cm_store_batch_delete (b, "dl/old", 6);
+    assert_int_equal (cm_store_batch_count (b), 3);
+    /*  Nothing is visible before the commit. */
+    char *got;
+    size_t len;
+    assert_int_equal (cm_store_get (st, "dl/a", 4, &got, &len), 0);
+    assert_int_equal (cm_store_batch_commit (st, b, true), 0);
+    assert_int_equal (cm_store_batch_count (b), 0);
+    assert_int_equal (cm_store_get (st, "dl/a", 4, &got, &len), 1);
+    assert_string_equal (got, "1");
+    free (got);
+    assert_int_equal (cm_store_get (st, "dl/old", 6, &got, &len), 0);
+    cm_store_batch_destroy (&b);
+    assert_null (b);
+    cm_store_destroy (&st);
+}
+
+typedef struct {
+    char keys[16][32];
+    int count;
+    int stop_after;
+} scan_t;
+
+static int
+collect (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
+{
+    scan_t *s = arg;
+    if (s->count < 16)
+        snprintf (s->keys[s->count], sizeof s->keys[0], "%.*s", (int)klen, key);
+    s->count++;
+    return s->stop_after && s->count >= s->stop_after;
+}
+
+static void
+test_scan (void **state)
+{
+    cm_store_t *st = open_db (false);
+    const char *keys[] = {"audit/ACME_PRD/0003", "audit/ACME_PRD/0001", "audit/ACME_PRE/0001",
+                          "audit/ACME_PRD/0002", "audit/ACME_PRD0",     "dl/ACME_PRD/0001",
+                          "audit/ACME_PRC/9999"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        assert_int_equal (cm_store_put (st, keys[i], strlen (keys[i]), "v", 1, false), 0);
+    const char *prefix = "audit/ACME_PRD/";
+    scan_t s = {0};
+    assert_int_equal (cm_store_scan (st, prefix, strlen (prefix), NULL, 0, collect, &s), 0);
+    assert_int_equal (s.count, 3);
+    assert_string_equal (s.keys[0], "audit/ACME_PRD/0001");
+    assert_string_equal (s.keys[1], "audit/ACME_PRD/0002");
+    assert_string_equal (s.keys[2], "audit/ACME_PRD/0003");
+    /*  From a start key inside the prefix. */
+    memset (&s, 0, sizeof s);
+    const char *start = "audit/ACME_PRD/0002";
+    assert_int_equal (
+        cm_store_scan (st, prefix, strlen (prefix), start, strlen (start), collect, &s), 0);
+    assert_int_equal (s.count, 2);
+    assert_string_equal (s.keys[0], "audit/ACME_PRD/0002");
+    /*  Stopped by the callback. */
+    memset (&s, 0, sizeof s);
+    s.stop_after = 1;
+    assert_int_equal (cm_store_scan (st, prefix, strlen (prefix), NULL, 0, collect, &s), 0);
+    assert_int_equal (s.count, 1);
+    /*  A prefix with no keys. */
+    memset (&s, 0, sizeof s);
+    assert_int_equal (cm_store_scan (st, "zzz", 3, NULL, 0, collect, &s), 0);
+    assert_int_equal (s.count, 0);
+    /*  A start outside the prefix is a usage error. */
+    assert_int_equal (cm_store_scan (st, prefix, strlen (prefix), "dl/", 3, collect, &s), -1);
+    assert_non_null (strstr (cm_store_error (st), "prefix"));
+    cm_store_destroy (&st);
+}
+
+static void
+test_read_only (void **state)
+{
+    char err[512] = "";
+    /*  Read-only open of a database that does not exist fails and names the path. */
+    cm_store_t *st = cm_store_open (s_db, true, err, sizeof err);
+    assert_null (st);
+    assert_non_null (strstr (err, s_db));
+    st = open_db (false);
+    assert_int_equal (cm_store_put (st, "k", 1, "v1", 2, true), 0);
+    cm_store_destroy (&st);
+    cm_store_t *ro = open_db (true);
+    char *got;
+    size_t len;
+    assert_int_equal (cm_store_get (ro, "k", 1, &got, &len), 1);
+    assert_string_equal (got, "v1");
+    free (got);
+    /*  Writes through a read-only handle fail with an error naming the path. */
+    assert_int_equal (cm_store_put (ro, "k", 1, "v2", 2, false), -1);
+    assert_non_null (strstr (cm_store_error (ro), s_db));
+    cm_store_destroy (&ro);
+}
+
+static void
+test_open_errors (void **state)
+{
+    char err[512] = "";
+    /*  A directory we cannot write into. */
+    char locked[160];
+    snprintf (locked, sizeof locked, "%s/locked", s_dir);
+    assert_int_equal (mkdir (locked, 0500), 0);
+    char path[200];
+    snprintf (path, sizeof path, "%s/db", locked);
+    cm_store_t *st = cm_store_open (path, false, err, sizeof err);
+    if (geteuid () == 0) {
+        /*  root ignores directory permissions; use a path under a regular file instead. */
+        cm_store_destroy (&st);
+        char file[160];
+        snprintf (file, sizeof file, "%s/plain", s_dir);
+        FILE *f = fopen (file, "w");
+        fclose (f);
+        snprintf (path, sizeof path, "%s/plain/db", s_dir);
+        st = cm_store_open (path, false, err, sizeof err);
+    }
+    assert_null (st);
+    if (!strstr (err, path))
+        fail_msg ("error '%s' does not name '%s'", err, path);
+    chmod (locked, 0700);
+    /*  A second writer on the same directory is refused (RocksDB LOCK). */
+    cm_store_t *first = open_db (false);
+    st = cm_store_open (s_db, false, err, sizeof err);
+    assert_null (st);
+    assert_non_null (strstr (err, s_db));
+    cm_store_destroy (&first);
+    /*  Empty path. */
+    st = cm_store_open ("", false, err, sizeof err);
+    assert_null (st);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown (test_put_get_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_scan, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_read_only, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_open_errors, setup, teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}

@@ -1,0 +1,424 @@
+/*  Unit tests for ex_poller: paging, filter from the watermark, change detection, and the
+    rule that state never moves past a record that was not handed on. Pages are canned
+    IDO v2 responses (parsed by cs_ido_parse); the state is a real RocksDB in a temp dir. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../extractor/ex_poller.h"
+
+#define MAX_PAGES 8
+#define MAX_EMIT  64
+
+/*  The fake IDO: a list of response bodies served in order, and what was asked. */
+typedef struct {
+    const char *pages[MAX_PAGES];  /* bodies of successive pages */
+    size_t count;                  /* number of pages */
+    size_t next;                   /* next page to serve */
+    int fail_at;                   /* page index that fails (-1: none) */
+    char filter[MAX_PAGES][128];   /* filter of each request ("" when none) */
+    char bookmark[MAX_PAGES][128]; /* bookmark of each request */
+    char properties[512];          /* properties of the last request */
+    char orderby[128];             /* orderby of the last request */
+    int recordcap;                 /* recordcap of the last request */
+} fake_ido_t;
+
+static int
+s_load (void *arg, const cs_ido_query_t *q, cs_ido_page_t **page, char *err, size_t err_cap)
+{
+    fake_ido_t *f = arg;
+    size_t i = f->next++;
+    assert_true (i < MAX_PAGES);
+    snprintf (f->filter[i], sizeof f->filter[i], "%s", q->filter ? q->filter : "");
+    snprintf (f->bookmark[i], sizeof f->bookmark[i], "%s", q->bookmark ? q->bookmark : "");
+    snprintf (f->properties, sizeof f->properties, "%s", q->properties);
+    snprintf (f->orderby, sizeof f->orderby, "%s", q->orderby ? q->orderby : "");
+    f->recordcap = q->recordcap;
+    if ((int)i == f->fail_at || i >= f->count) {
+        snprintf (err, err_cap, "HTTP 503 from the fake");
+        return -1;
+    }
+    *page = cs_ido_parse (f->pages[i], strlen (f->pages[i]), err, err_cap);
+    return *page ? 0 : -1;
+}
+
+static void
+s_serve (fake_ido_t *f, const char *const *pages, size_t count)
+{
+    memset (f, 0, sizeof *f);
+    f->fail_at = -1;
+    for (size_t i = 0; i < count; i++)
+        f->pages[i] = pages[i];
+    f->count = count;
+}
+
+/*  The sink: collects "key|Name|hash" of emitted envelopes; can refuse from the Nth. */
+typedef struct {
+    char got[MAX_EMIT][160]; /* emitted records */
+    size_t count;            /* number emitted */
+    int refuse_from;         /* refuse the emission with this index (-1: never) */
+} sink_t;
+
+static int
+s_emit (const cm_envelope_t *env, void *arg)
+{
+    sink_t *s = arg;
+    if (s->refuse_from >= 0 && (int)s->count >= s->refuse_from)
+        return -1;
+    assert_true (s->count < MAX_EMIT);
+    assert_string_equal (env->tenant, "ACME_PRD");
+    assert_int_equal (strlen (env->hash), 32);
+    const char *name = cm_envelope_field (env, "Name");
+    snprintf (s->got[s->count++], sizeof s->got[0], "%s|%s", env->key, name ? name : "(none)");
+    return 0;
+}
+
+static void
+s_sink_reset (sink_t *s)
+{
+    memset (s, 0, sizeof *s);
+    s->refuse_from = -1;
+}
+
+#define ITEM(num, name, date)                                                                      \
+    "{\"VendNum\":\"" num "\",\"Name\":\"" name                                                    \
+    "\",\"Phone\":\"+1 555 0100\",\"RecordDate\":\"" date                                          \
+    "\",\"_ItemId\":\"PBT=[vendor] ven.ID=[" num "]\"}"
+
+static const char *s_pages[] = {
+    "{\"Items\":[" ITEM ("V000001", "Northwind Metals", "2026-02-01 08:00:00.000") "," ITEM (
+        "V000002", "Contoso Fasteners",
+        "2026-02-01 08:00:01.000") "],\"Bookmark\":\"<B><P><p>V000002</p></P></"
+                                   "B>\",\"MoreRowsExist\":true,\"Success\":true,"
+                                   "\"Message\":null}",
+    "{\"Items\":[" ITEM ("V000003", "Fabrikam Tooling", "2026-02-01 08:00:02.000") "," ITEM (
+        "V000004", "Adventure Works Supply",
+        "2026-02-01 08:00:03.500") "],\"Bookmark\":\"<B><P><p>V000004</p></P></"
+                                   "B>\",\"MoreRowsExist\":true,\"Success\":true,"
+                                   "\"Message\":null}",
+    "{\"Items\":[" ITEM ("V000005", "Litware Castings",
+                         "2026-02-01 08:00:04.000") "],\"Bookmark\":\"<B><P><p>V000005</p></P></"
+                                                    "B>\",\"MoreRowsExist\":false,\"Success\":true,"
+                                                    "\"Message\":null}",
+};
+
+static char s_dir[256];
+
+static int
+s_setup (void **state)
+{
+    snprintf (s_dir, sizeof s_dir, "/tmp/test_ex_poller.XXXXXX");
+    assert_non_null (mkdtemp (s_dir));
+    return 0;
+}
+
+static int
+s_teardown (void **state)
+{
+    char cmd[300];
+    snprintf (cmd, sizeof cmd, "rm -rf '%s'", s_dir);
+    assert_int_equal (system (cmd), 0);
+    return 0;
+}
+
+static ex_entity_t
+s_vendor (void)
+{
+    ex_entity_t ent = {.entity = "vendor",
+                       .ido = "SLVendors",
+                       .properties = "Name,Phone",
+                       .key = "VendNum",
+                       .watermark = "RecordDate",
+                       .page_size = 2,
+                       .overlap_s = 300};
+    return ent;
+}
+
+static void
+test_incremental (void **state)
+{
+    char err[512] = "";
+    ex_state_t *st = ex_state_open (s_dir, "ACME_PRD", err, sizeof err);
+    assert_non_null (st);
+    fake_ido_t f;
+    sink_t sink;
+    ex_poll_stats_t stats;
+    ex_entity_t ent = s_vendor ();
+    ex_poller_t *p = ex_poller_new ("ACME_PRD", &ent, st, s_load, &f, err, sizeof err);
+    assert_non_null (p);
+    /* key and watermark are requested even though the configured list lacks them */
+    assert_string_equal (ex_poller_properties (p), "Name,Phone,VendNum,RecordDate");
+
+    /* first poll: no filter, three pages through the bookmarks, everything emitted */
+    s_serve (&f, s_pages, 3);
+    s_sink_reset (&sink);
+    assert_int_equal (ex_poller_poll (p, false, s_emit, &sink, &stats, err, sizeof err), 0);
+    assert_int_equal (f.next, 3);
+    assert_string_equal (f.filter[0], "");
+    assert_string_equal (f.bookmark[0], "");
+    assert_string_equal (f.bookmark[1], "<B><P><p>V000002</p></P></B>");
+    assert_string_equal (f.bookmark[2], "<B><P><p>V000004</p></P></B>");
+    assert_string_equal (f.orderby, "RecordDate,VendNum");
+    assert_int_equal (f.recordcap, 2);
+    assert_int_equal (stats.pages, 3);
+    assert_int_equal (stats.seen, 5);
+    assert_int_equal (stats.changed, 5);
+    assert_int_equal (stats.emitted, 5);
+    assert_int_equal (sink.count, 5);
+    assert_string_equal (sink.got[0], "V000001|Northwind Metals");
+    assert_string_equal (sink.got[4], "V000005|Litware Castings");
+    char wm[64];
+    assert_int_equal (ex_state_watermark (st, "vendor", wm, sizeof wm, err, sizeof err), 1);
+    assert_string_equal (wm, "2026-02-01 08:00:04.000");
+
+    /* second poll, same data: filtered from watermark - overlap, nothing emitted */
+    s_serve (&f, s_pages, 3);
+    s_sink_reset (&sink);
+    assert_int_equal (ex_poller_poll (p, false, s_emit, &sink, &stats, err, sizeof err), 0);
+    assert_string_equal (f.filter[0], "RecordDate >= '2026-02-01 07:55:04.000'");
+    assert_string_equal (f.filter[2], "RecordDate >= '2026-02-01 07:55:04.000'");
+    assert_int_equal (stats.seen, 5);
+    assert_int_equal (stats.changed, 0);
+    assert_int_equal (sink.count, 0);
+
+    /* a changed record and a new one: exactly those two are emitted */
+    const char *changed[] = {
+        "{\"Items\":[" ITEM ("V000003", "Fabrikam Tooling", "2026-02-01 08:00:02.000") "," ITEM (
+            "V000004", "Adventure Works Supply Co.",
+            "2026-02-01 09:00:00.000") "," ITEM ("V000006", "Tailspin Parts",
+                                                 "2026-02-01 09:00:01.000") "],\"Bookmark\":null,"
+                                                                            "\"MoreRowsExist\":"
+                                                                            "false,\"Success\":"
+                                                                            "true,\"Message\":"
+                                                                            "null}",
+    };
+    s_serve (&f, changed, 1);
+    s_sink_reset (&sink);
+    assert_int_equal (ex_poller_poll (p, false, s_emit, &sink, &stats, err, sizeof err), 0);
+    assert_int_equal (stats.changed, 2);
+    assert_int_equal (sink.count, 2);
+    assert_string_equal (sink.got[0], "V000004|Adventure Works Supply Co.");
+    assert_string_equal (sink.got[1], "V000006|Tailspin Parts");
+    assert_int_equal (ex_state_watermark (st, "vendor", wm, sizeof wm, err, sizeof err), 1);
+    assert_string_equal (wm, "2026-02-01 09:00:01.000");
+
+    /* a full pass has no filter and still emits only changes */
+    s_serve (&f, s_pages, 3);
+    s_sink_reset (&sink);
+    assert_int_equal (ex_poller_poll (p, true, s_emit, &sink, &stats, err, sizeof err), 0);
+    assert_string_equal (f.filter[0], "");
+    assert_int_equal (sink.count, 1); /* V000004 with its old name differs again */
+    assert_string_equal (sink.got[0], "V000004|Adventure Works Supply");
+    /* the watermark never goes back */
+    assert_int_equal (ex_state_watermark (st, "vendor", wm, sizeof wm, err, sizeof err), 1);
+    assert_string_equal (wm, "2026-02-01 09:00:01.000");
+
+    ex_poller_destroy (&p);
+    ex_state_destroy (&st);
+}
+
+static void
+test_failure_keeps_state (void **state)
+{
+    char err[512] = "";
+    ex_state_t *st = ex_state_open (s_dir, "FAIL", err, sizeof err);
+    assert_non_null (st);
+    fake_ido_t f;
+    sink_t sink;
+    ex_poll_stats_t stats;
+    ex_entity_t ent = s_vendor ();
+    ex_poller_t *p = ex_poller_new ("ACME_PRD", &ent, st, s_load, &f, err, sizeof err);
+    assert_non_null (p);
+
+    /* the sink refuses the 4th record (page 2, second item): page 1 is committed, page 2
+       not, so V000003 (handed on) will be handed on again and V000004 is not lost */
+    s_serve (&f, s_pages, 3);
+    s_sink_reset (&sink);
+    sink.refuse_from = 3;
+    assert_int_equal (ex_poller_poll (p, false, s_emit, &sink, &stats, err, sizeof err), -1);
+    assert_non_null (strstr (err, "V000004"));
+    assert_int_equal (stats.emitted, 3);
+    char wm[64];
+    assert_int_equal (ex_state_watermark (st, "vendor", wm, sizeof wm, err, sizeof err), 1);
+    assert_string_equal (wm, "2026-02-01 08:00:01.000");
+
+    /* the IDO fails on page 3: pages 1 and 2 are committed, the error is reported */
+    s_serve (&f, s_pages, 3);
+    f.fail_at = 2;
+    s_sink_reset (&sink);
+    assert_int_equal (ex_poller_poll (p, false, s_emit, &sink, &stats, err, sizeof err), -1);
+    assert_non_null (strstr (err, "503"));
+    assert_int_equal (sink.count, 2);
+    assert_string_equal (sink.got[0], "V000003|Fabrikam Tooling");
+    assert_string_equal (sink.got[1], "V000004|Adventure Works Supply");
+    assert_int_equal (ex_state_watermark (st, "vendor", wm, sizeof wm, err, sizeof err), 1);
+    assert_string_equal (wm, "2026-02-01 08:00:03.500");
+
+    /* then everything is done and only V000005 remained */
+    s_serve (&f, s_pages, 3);
+    s_sink_reset (&sink);
+    assert_int_equal (ex_poller_poll (p, false, s_emit, &sink, &stats, err, sizeof err), 0);
+    assert_int_equal (sink.count, 1);
+    assert_string_equal (sink.got[0], "V000005|Litware Castings");
+
+    ex_poller_destroy (&p);
+    ex_state_destroy (&st);
+}
+
+static void
+test_bad_pages (void **state)
+{
+    char err[512] = "";
+    ex_state_t *st = ex_state_open (s_dir, "BAD", err, sizeof err);
+    assert_non_null (st);
+    fake_ido_t f;
+    sink_t sink;
+    ex_poll_stats_t stats;
+    ex_entity_t ent = s_vendor ();
+    ex_poller_t *p = ex_poller_new ("ACME_PRD", &ent, st, s_load, &f, err, sizeof err);
+    assert_non_null (p);
+
+    struct {
+        const char *body;
+        const char *want;
+    } cases[] = {
+        {"{\"Items\":[{\"Name\":\"No Key Inc\",\"RecordDate\":\"2026-02-01 08:00:00.000\"}],"
+         "\"MoreRowsExist\":false,\"Success\":true}",
+         "lacks key property VendNum"},
+        {"{\"Items\":[" ITEM ("V000001", "A",
+                              "2026-02-01 08:00:00.000") "],\"Bookmark\":null,\"MoreRowsExist\":"
+                                                         "true,\"Success\":true}",
+         "no Bookmark"},
+        {"{\"Items\":[],\"Bookmark\":\"b\",\"MoreRowsExist\":true,\"Success\":true}", "empty page"},
+        {"{\"Items\":null,\"Success\":false,\"Message\":\"Invalid filter\"}", "Invalid filter"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *pages[] = {cases[i].body};
+        s_serve (&f, pages, 1);
+        s_sink_reset (&sink);
+        err[0] = '\0';
+        int rc = ex_poller_poll (p, false, s_emit, &sink, &stats, err, sizeof err);
+        if (rc != -1 || !strstr (err, cases[i].want)) {
+            print_error ("case %zu: rc=%d err='%s' want '%s'\n", i, rc, err, cases[i].want);
+            fail ();
+        }
+    }
+    /* the bookmark that does not advance */
+    const char *loop[] = {s_pages[0], s_pages[0]};
+    s_serve (&f, loop, 2);
+    s_sink_reset (&sink);
+    assert_int_equal (ex_poller_poll (p, false, s_emit, &sink, &stats, err, sizeof err), -1);
+    assert_non_null (strstr (err, "did not advance"));
+
+    /* an empty key value is skipped, not emitted, and does not stop the poll */
+    const char *empty_key[] = {
+        "{\"Items\":[" ITEM ("", "Blank", "2026-02-01 08:00:00.000") "," ITEM (
+            "V000009", "Good",
+            "2026-02-01 08:00:00.000") "],\"MoreRowsExist\":false,\"Success\":true}",
+    };
+    s_serve (&f, empty_key, 1);
+    s_sink_reset (&sink);
+    assert_int_equal (ex_poller_poll (p, false, s_emit, &sink, &stats, err, sizeof err), 0);
+    assert_int_equal (stats.skipped, 1);
+    assert_int_equal (sink.count, 1);
+    assert_string_equal (sink.got[0], "V000009|Good");
+
+    ex_poller_destroy (&p);
+    ex_state_destroy (&st);
+}
+
+static int
+s_emit_customer (const cm_envelope_t *env, void *arg)
+{
+    sink_t *s = arg;
+    snprintf (s->got[s->count++], sizeof s->got[0], "%s|%s|%zu", env->key,
+              cm_envelope_field (env, "Name"), env->field_count);
+    return 0;
+}
+
+static void
+test_composite_key_and_all_properties (void **state)
+{
+    char err[512] = "";
+    ex_state_t *st = ex_state_open (s_dir, "CUST", err, sizeof err);
+    assert_non_null (st);
+    fake_ido_t f;
+    sink_t sink;
+    ex_poll_stats_t stats;
+    ex_entity_t ent = {.entity = "customer",
+                       .ido = "SLCustomers",
+                       .properties = "*",
+                       .key = "CustNum, CustSeq",
+                       .watermark = "RecordDate",
+                       .page_size = 200,
+                       .overlap_s = 0};
+    ex_poller_t *p = ex_poller_new ("ACME_PRD", &ent, st, s_load, &f, err, sizeof err);
+    assert_non_null (p);
+    assert_string_equal (ex_poller_properties (p), "*");
+    const char *pages[] = {
+        "{\"Items\":[{\"CustNum\":\"C000042\",\"CustSeq\":\"0\",\"Name\":\"Northwind Traders\","
+        "\"RecordDate\":\"2026-02-01 08:00:00.000\",\"_ItemId\":\"x\"},"
+        "{\"CustNum\":\"C000042\",\"CustSeq\":1,\"Name\":\"Northwind Traders - Dock 2\","
+        "\"RecordDate\":\"2026-02-01 08:00:00.000\",\"_ItemId\":\"y\"}],"
+        "\"MoreRowsExist\":false,\"Success\":true}",
+    };
+    s_serve (&f, pages, 1);
+    s_sink_reset (&sink);
+    assert_int_equal (ex_poller_poll (p, false, s_emit_customer, &sink, &stats, err, sizeof err),
+                      0);
+    assert_string_equal (f.orderby, "RecordDate,CustNum,CustSeq");
+    assert_int_equal (sink.count, 2);
+    /* _ItemId is row metadata, not a field */
+    assert_string_equal (sink.got[0], "C000042/0|Northwind Traders|4");
+    assert_string_equal (sink.got[1], "C000042/1|Northwind Traders - Dock 2|4");
+    /* overlap 0: the filter still includes the watermark itself (>=) */
+    s_serve (&f, pages, 1);
+    s_sink_reset (&sink);
+    assert_int_equal (ex_poller_poll (p, false, s_emit_customer, &sink, &stats, err, sizeof err),
+                      0);
+    assert_string_equal (f.filter[0], "RecordDate >= '2026-02-01 08:00:00.000'");
+    assert_int_equal (sink.count, 0);
+    ex_poller_destroy (&p);
+    ex_state_destroy (&st);
+}
+
+static void
+test_bad_settings (void **state)
+{
+    char err[512] = "";
+    ex_entity_t ent = s_vendor ();
+    ent.properties = "Name,Phone;DROP TABLE";
+    assert_null (ex_poller_new ("ACME_PRD", &ent, NULL, s_load, NULL, err, sizeof err));
+    assert_non_null (strstr (err, "cloudsuite.vendor.properties"));
+    ent = s_vendor ();
+    ent.watermark = "RecordDate'";
+    assert_null (ex_poller_new ("ACME_PRD", &ent, NULL, s_load, NULL, err, sizeof err));
+    assert_non_null (strstr (err, "cloudsuite.vendor.watermark"));
+    ent = s_vendor ();
+    ent.key = "";
+    assert_null (ex_poller_new ("ACME_PRD", &ent, NULL, s_load, NULL, err, sizeof err));
+    assert_non_null (strstr (err, "cloudsuite.vendor.key"));
+    ent = s_vendor ();
+    ent.ido = "SL/Vendors";
+    assert_null (ex_poller_new ("ACME_PRD", &ent, NULL, s_load, NULL, err, sizeof err));
+    assert_non_null (strstr (err, "cloudsuite.vendor.ido"));
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_incremental),
+        cmocka_unit_test (test_failure_keeps_state),
+        cmocka_unit_test (test_bad_pages),
+        cmocka_unit_test (test_composite_key_and_all_properties),
+        cmocka_unit_test (test_bad_settings),
+    };
+    return cmocka_run_group_tests (tests, s_setup, s_teardown);
+}

@@ -1,0 +1,362 @@
+/*  Unit tests for ld_batcher: grouping, flushing by size and by age, the retry backoff
+    schedule, max attempts, per-record version order, drain and the capacity bound. Time is
+    passed in, so nothing here sleeps. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../loader/ld_batcher.h"
+
+static ld_item_t *
+s_item (const char *tenant, const char *sobject, const char *ext_id, int64_t now)
+{
+    cm_envelope_t *env = cm_envelope_new (tenant, "vendor", ext_id);
+    assert_non_null (env);
+    char payload[200];
+    snprintf (payload, sizeof payload, "{\"Name\":\"n\",\"CloudSuite_Key__c\":\"%s\"}", ext_id);
+    assert_int_equal (cm_envelope_set_target (env, sobject, "CloudSuite_Key__c", ext_id, payload),
+                      0);
+    char *bytes = strdup (ext_id);
+    assert_non_null (bytes);
+    ld_item_t *item = ld_item_new (&env, &bytes, strlen (ext_id), now);
+    assert_non_null (item);
+    assert_null (env);
+    assert_null (bytes);
+    return item;
+}
+
+static void
+s_add (ld_batcher_t *b, const char *tenant, const char *sobject, const char *ext_id, int64_t now)
+{
+    ld_item_t *item = s_item (tenant, sobject, ext_id, now);
+    assert_int_equal (ld_batcher_add (b, &item, now), 0);
+    assert_null (item);
+}
+
+static void
+s_done_all (ld_batcher_t *b, ld_item_t **items, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        ld_batcher_done (b, &items[i]);
+        assert_null (items[i]);
+    }
+}
+
+static ld_batcher_config_t
+s_config (size_t batch_size, int64_t flush_ms)
+{
+    ld_batcher_config_t c = {.batch_size = batch_size,
+                             .capacity = 1000,
+                             .flush_ms = flush_ms,
+                             .max_attempts = 10,
+                             .backoff_base_ms = 100,
+                             .backoff_max_ms = 1000};
+    return c;
+}
+
+static void
+test_groups_by_tenant_and_sobject (void **state)
+{
+    ld_batcher_config_t c = s_config (200, 50);
+    ld_batcher_t *b = ld_batcher_new (&c);
+    assert_non_null (b);
+    s_add (b, "ACME_PRD", "Account", "ACME_PRD:vendor:V1", 0);
+    s_add (b, "ACME_PRD", "Contact", "ACME_PRD:contact:C1", 0);
+    s_add (b, "ACME_PRD", "Account", "ACME_PRD:vendor:V2", 0);
+    s_add (b, "GLOBEX_TST", "Account", "GLOBEX_TST:vendor:V1", 0);
+    s_add (b, "ACME_PRD", "Account", "ACME_PRD:vendor:V3", 0);
+    assert_int_equal (ld_batcher_count (b), 5);
+
+    ld_item_t *items[200];
+    int seen_acme_account = 0, seen_contact = 0, seen_globex = 0;
+    size_t n;
+    while ((n = ld_batcher_next (b, 100, false, items, 200)) > 0) {
+        //  Every batch is one (tenant, sObject, external-ID field), in arrival order
+        for (size_t i = 1; i < n; i++) {
+            assert_string_equal (items[i]->env->tenant, items[0]->env->tenant);
+            assert_string_equal (items[i]->env->sobject, items[0]->env->sobject);
+        }
+        if (strcmp (items[0]->env->sobject, "Contact") == 0) {
+            assert_int_equal (n, 1);
+            seen_contact++;
+        } else if (strcmp (items[0]->env->tenant, "GLOBEX_TST") == 0) {
+            assert_int_equal (n, 1);
+            seen_globex++;
+        } else {
+            assert_int_equal (n, 3);
+            assert_string_equal (items[0]->env->ext_id, "ACME_PRD:vendor:V1");
+            assert_string_equal (items[1]->env->ext_id, "ACME_PRD:vendor:V2");
+            assert_string_equal (items[2]->env->ext_id, "ACME_PRD:vendor:V3");
+            seen_acme_account++;
+        }
+        s_done_all (b, items, n);
+    }
+    assert_int_equal (seen_acme_account, 1);
+    assert_int_equal (seen_contact, 1);
+    assert_int_equal (seen_globex, 1);
+    assert_int_equal (ld_batcher_count (b), 0);
+    assert_int_equal (ld_batcher_next_due_ms (b, 100), -1);
+    ld_batcher_destroy (&b);
+    assert_null (b);
+}
+
+static void
+test_flush_by_size (void **state)
+{
+    ld_batcher_config_t c = s_config (3, 1000);
+    ld_batcher_t *b = ld_batcher_new (&c);
+    ld_item_t *items[200];
+    s_add (b, "T", "Account", "T:vendor:1", 0);
+    s_add (b, "T", "Account", "T:vendor:2", 0);
+    assert_int_equal (ld_batcher_next (b, 10, false, items, 200), 0);
+    assert_int_equal (ld_batcher_next_due_ms (b, 10), 990);
+    s_add (b, "T", "Account", "T:vendor:3", 10);
+    s_add (b, "T", "Account", "T:vendor:4", 10);
+    assert_int_equal (ld_batcher_next_due_ms (b, 10), 0);
+    //  A full batch goes at once; the fourth waits for company or for its age
+    assert_int_equal (ld_batcher_next (b, 10, false, items, 200), 3);
+    assert_string_equal (items[0]->env->ext_id, "T:vendor:1");
+    assert_string_equal (items[2]->env->ext_id, "T:vendor:3");
+    s_done_all (b, items, 3);
+    assert_int_equal (ld_batcher_next (b, 10, false, items, 200), 0);
+    assert_int_equal (ld_batcher_count (b), 1);
+    ld_batcher_destroy (&b); //  frees the record still held
+}
+
+static void
+test_flush_by_age (void **state)
+{
+    ld_batcher_config_t c = s_config (200, 200);
+    ld_batcher_t *b = ld_batcher_new (&c);
+    ld_item_t *items[200];
+    s_add (b, "T", "Account", "T:vendor:1", 1000);
+    s_add (b, "T", "Account", "T:vendor:2", 1150);
+    assert_int_equal (ld_batcher_next_due_ms (b, 1100), 100);
+    assert_int_equal (ld_batcher_next (b, 1199, false, items, 200), 0);
+    //  The oldest decides: both go when the first has waited flush_ms
+    assert_int_equal (ld_batcher_next (b, 1200, false, items, 200), 2);
+    s_done_all (b, items, 2);
+    ld_batcher_destroy (&b);
+}
+
+static void
+test_backoff_schedule (void **state)
+{
+    //  Equal jitter: [cap/2, cap] with cap = min(max, base * 2^(attempt-1))
+    static const struct {
+        int attempt;
+        long lo, hi;
+    } schedule[] = {{1, 50, 100},   {2, 100, 200},  {3, 200, 400},   {4, 400, 800},
+                    {5, 500, 1000}, {6, 500, 1000}, {60, 500, 1000}, {100000, 500, 1000}};
+    for (size_t i = 0; i < sizeof schedule / sizeof schedule[0]; i++) {
+        assert_int_equal (ld_backoff_ms (100, 1000, schedule[i].attempt, 0), schedule[i].lo);
+        assert_int_equal (ld_backoff_ms (100, 1000, schedule[i].attempt, UINT32_MAX),
+                          schedule[i].lo +
+                              (long)(UINT32_MAX % (uint32_t)(schedule[i].hi - schedule[i].lo + 1)));
+        for (uint32_t r = 0; r < 2000; r += 7) {
+            long d = ld_backoff_ms (100, 1000, schedule[i].attempt, r * 2654435761u);
+            assert_in_range (d, schedule[i].lo, schedule[i].hi);
+        }
+    }
+    //  The batcher applies it: a retried record is not offered before its time
+    ld_batcher_config_t c = s_config (200, 0);
+    ld_batcher_t *b = ld_batcher_new (&c);
+    ld_item_t *items[200];
+    s_add (b, "T", "Account", "T:vendor:1", 0);
+    int64_t now = 0;
+    for (int attempt = 1; attempt <= 6; attempt++) {
+        assert_int_equal (ld_batcher_next (b, now, false, items, 200), 1);
+        assert_int_equal (ld_batcher_retry (b, &items[0], now, 0, true), LD_RETRY_SCHEDULED);
+        assert_null (items[0]);
+        int64_t due = ld_batcher_next_due_ms (b, now);
+        long cap = attempt >= 5 ? 1000 : 100L << (attempt - 1);
+        assert_in_range (due, cap / 2, cap);
+        assert_int_equal (ld_batcher_next (b, now + due - 1, false, items, 200), 0);
+        now += due;
+    }
+    assert_int_equal (ld_batcher_next (b, now, false, items, 200), 1);
+    assert_int_equal (items[0]->tries, 6);
+    s_done_all (b, items, 1);
+    ld_batcher_destroy (&b);
+}
+
+static void
+test_max_attempts_dead_letter (void **state)
+{
+    ld_batcher_config_t c = s_config (200, 0);
+    c.max_attempts = 3;
+    ld_batcher_t *b = ld_batcher_new (&c);
+    ld_item_t *items[200];
+    s_add (b, "T", "Account", "T:vendor:1", 0);
+    int64_t now = 0;
+    for (int i = 1; i <= 2; i++) {
+        assert_int_equal (ld_batcher_next (b, now, false, items, 200), 1);
+        assert_int_equal (ld_batcher_retry (b, &items[0], now, 0, true), LD_RETRY_SCHEDULED);
+        now += 10000;
+    }
+    assert_int_equal (ld_batcher_next (b, now, false, items, 200), 1);
+    //  The third counted failure is the last: the caller keeps it for the dead letter
+    assert_int_equal (ld_batcher_retry (b, &items[0], now, 0, true), LD_RETRY_EXHAUSTED);
+    assert_non_null (items[0]);
+    assert_int_equal (items[0]->tries, 3);
+    assert_string_equal (items[0]->bytes, "T:vendor:1"); //  original bytes kept
+    ld_batcher_done (b, &items[0]);
+    assert_int_equal (ld_batcher_count (b), 0);
+    ld_batcher_destroy (&b);
+}
+
+static void
+test_uncounted_wait (void **state)
+{
+    //  A paused org: the record waits at least min_delay and keeps its attempts
+    ld_batcher_config_t c = s_config (200, 0);
+    c.max_attempts = 1;
+    ld_batcher_t *b = ld_batcher_new (&c);
+    ld_item_t *items[200];
+    s_add (b, "T", "Account", "T:vendor:1", 0);
+    for (int i = 0; i < 5; i++) {
+        int64_t now = i * 60000;
+        assert_int_equal (ld_batcher_next (b, now, false, items, 200), 1);
+        assert_int_equal (ld_batcher_retry (b, &items[0], now, 60000, false), LD_RETRY_SCHEDULED);
+        assert_int_equal (ld_batcher_next_due_ms (b, now), 60000);
+    }
+    assert_int_equal (ld_batcher_next (b, 300000, false, items, 200), 1);
+    assert_int_equal (items[0]->tries, 0);
+    //  Retry-After longer than the backoff wins
+    assert_int_equal (ld_batcher_retry (b, &items[0], 300000, 0, true), LD_RETRY_EXHAUSTED);
+    ld_batcher_done (b, &items[0]);
+    ld_batcher_destroy (&b);
+}
+
+static void
+test_versions_in_order (void **state)
+{
+    ld_batcher_config_t c = s_config (200, 0);
+    ld_batcher_t *b = ld_batcher_new (&c);
+    ld_item_t *items[200], *more[200];
+    s_add (b, "T", "Account", "T:vendor:1", 0);
+    s_add (b, "T", "Account", "T:vendor:2", 0);
+    s_add (b, "T", "Account", "T:vendor:1", 1); //  a newer version of the first
+    assert_int_equal (ld_batcher_count (b), 3);
+    //  One call never carries two versions of a record
+    assert_int_equal (ld_batcher_next (b, 5, false, items, 200), 2);
+    assert_int_equal (items[0]->received_ms, 0);
+    assert_string_equal (items[0]->env->ext_id, "T:vendor:1");
+    assert_string_equal (items[1]->env->ext_id, "T:vendor:2");
+    assert_int_equal (ld_batcher_next (b, 5, false, more, 200), 0);
+    //  The old version fails and is retried: the newer one still waits behind it
+    assert_int_equal (ld_batcher_retry (b, &items[0], 5, 0, true), LD_RETRY_SCHEDULED);
+    ld_batcher_done (b, &items[1]);
+    assert_int_equal (ld_batcher_next (b, 5000, false, items, 200), 1);
+    assert_int_equal (items[0]->received_ms, 0);
+    assert_int_equal (ld_batcher_next (b, 5000, false, more, 200), 0);
+    //  Once the old version lands, the newer one is sent
+    ld_batcher_done (b, &items[0]);
+    assert_int_equal (ld_batcher_count (b), 1);
+    assert_int_equal (ld_batcher_next (b, 5000, false, items, 200), 1);
+    assert_int_equal (items[0]->received_ms, 1);
+    assert_string_equal (items[0]->env->ext_id, "T:vendor:1");
+    ld_batcher_done (b, &items[0]);
+    assert_int_equal (ld_batcher_count (b), 0);
+
+    //  The same external ID in another tenant or sObject is another record
+    s_add (b, "T", "Account", "K", 0);
+    s_add (b, "U", "Account", "K", 0);
+    s_add (b, "T", "Contact", "K", 0);
+    size_t total = 0, n;
+    while ((n = ld_batcher_next (b, 10, false, items, 200)) > 0) {
+        total += n;
+        s_done_all (b, items, n);
+    }
+    assert_int_equal (total, 3);
+    ld_batcher_destroy (&b);
+}
+
+static void
+test_drain_takes_everything (void **state)
+{
+    ld_batcher_config_t c = s_config (200, 60000);
+    ld_batcher_t *b = ld_batcher_new (&c);
+    ld_item_t *items[200];
+    s_add (b, "T", "Account", "T:vendor:1", 0);
+    s_add (b, "T", "Account", "T:vendor:2", 0);
+    assert_int_equal (ld_batcher_next (b, 60000, false, items, 200), 2);
+    assert_int_equal (ld_batcher_retry (b, &items[0], 60000, 600000, false), LD_RETRY_SCHEDULED);
+    ld_batcher_done (b, &items[1]);
+    s_add (b, "T", "Account", "T:vendor:3", 60001);
+    assert_int_equal (ld_batcher_next (b, 60001, false, items, 200), 0);
+    //  Stopping: backing-off and young records alike
+    assert_int_equal (ld_batcher_next (b, 60001, true, items, 200), 2);
+    s_done_all (b, items, 2);
+    assert_int_equal (ld_batcher_count (b), 0);
+    ld_batcher_destroy (&b);
+}
+
+static void
+test_bounded (void **state)
+{
+    ld_batcher_config_t c = s_config (2, 100);
+    c.capacity = 4;
+    ld_batcher_t *b = ld_batcher_new (&c);
+    ld_item_t *items[200];
+    s_add (b, "T", "Account", "T:vendor:1", 0);
+    s_add (b, "T", "Account", "T:vendor:2", 0);
+    s_add (b, "T", "Contact", "T:contact:1", 0);
+    assert_false (ld_batcher_full (b));
+    s_add (b, "T", "Account", "T:vendor:1", 0); //  chained versions count too
+    assert_true (ld_batcher_full (b));
+    ld_item_t *extra = s_item ("T", "Account", "T:vendor:9", 0);
+    assert_int_equal (ld_batcher_add (b, &extra, 0), -1);
+    assert_non_null (extra); //  refused: the caller still owns it
+    ld_item_destroy (&extra);
+    assert_null (extra);
+    assert_int_equal (ld_batcher_count (b), 4);
+    //  Taking a batch makes room; giving it back for a retry is always accepted
+    assert_int_equal (ld_batcher_next (b, 0, false, items, 200), 2);
+    assert_false (ld_batcher_full (b));
+    s_add (b, "T", "Contact", "T:contact:2", 0);
+    s_add (b, "T", "Contact", "T:contact:3", 0);
+    assert_true (ld_batcher_full (b));
+    assert_int_equal (ld_batcher_retry (b, &items[0], 0, 0, true), LD_RETRY_SCHEDULED);
+    assert_int_equal (ld_batcher_retry (b, &items[1], 0, 0, true), LD_RETRY_SCHEDULED);
+    assert_int_equal (ld_batcher_count (b), 6);
+    ld_batcher_destroy (&b);
+
+    //  Settings are clamped: batches never exceed Salesforce's 200, capacity holds a batch
+    ld_batcher_config_t wild = {.batch_size = 5000, .capacity = 0, .max_attempts = 0};
+    b = ld_batcher_new (&wild);
+    assert_non_null (b);
+    for (int i = 0; i < 200; i++) {
+        char ext[32];
+        snprintf (ext, sizeof ext, "T:vendor:%d", i);
+        s_add (b, "T", "Account", ext, 0);
+    }
+    assert_true (ld_batcher_full (b));
+    assert_int_equal (ld_batcher_next (b, 0, false, items, 200), 200);
+    assert_int_equal (ld_batcher_retry (b, &items[0], 0, 0, true), LD_RETRY_EXHAUSTED);
+    s_done_all (b, items, 200);
+    ld_batcher_destroy (&b);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_groups_by_tenant_and_sobject),
+        cmocka_unit_test (test_flush_by_size),
+        cmocka_unit_test (test_flush_by_age),
+        cmocka_unit_test (test_backoff_schedule),
+        cmocka_unit_test (test_max_attempts_dead_letter),
+        cmocka_unit_test (test_uncounted_wait),
+        cmocka_unit_test (test_versions_in_order),
+        cmocka_unit_test (test_drain_takes_everything),
+        cmocka_unit_test (test_bounded),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}

@@ -1,0 +1,386 @@
+/*  Unit tests for rp_daemon (the replayer's run loop): bad events are counted, control
+    requests answer, replays re-feed the exact bytes at the configured rate, and the loop
+    stores events from a real socket and stops cleanly. Real ZeroMQ (ipc:// in a temporary
+    directory) and a real RocksDB. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include <cjson/cJSON.h>
+
+#include "../../common/cm_envelope.h"
+#include "../../common/cm_event.h"
+#include "../../common/cm_signal.h"
+#include "../../common/cm_time.h"
+#include "../../common/cm_zsock.h"
+#include "../../replayer/rp_cli.h"
+#include "../../replayer/rp_daemon.h"
+
+typedef struct {
+    char dir[256];    /* temporary directory */
+    char events[300]; /* endpoints */
+    char replay[300];
+    char control[300];
+    rp_daemon_config_t cfg; /* daemon config */
+    rp_daemon_t *daemon;    /* under test */
+    void *ctx;              /* the test's own ZeroMQ context */
+} fx_t;
+
+static int
+setup (void **state)
+{
+    fx_t *fx = calloc (1, sizeof *fx);
+    snprintf (fx->dir, sizeof fx->dir, "/tmp/test_rp_daemon.XXXXXX");
+    assert_non_null (mkdtemp (fx->dir));
+    snprintf (fx->events, sizeof fx->events, "ipc://%s/events", fx->dir);
+    snprintf (fx->replay, sizeof fx->replay, "ipc://%s/replay", fx->dir);
+    snprintf (fx->control, sizeof fx->control, "ipc://%s/control", fx->dir);
+    fx->cfg = (rp_daemon_config_t){.data_dir = fx->dir,
+                                   .events_endpoint = fx->events,
+                                   .replay_endpoint = fx->replay,
+                                   .control_endpoint = fx->control,
+                                   .hwm = 1000,
+                                   .replay_rate = 5};
+    char err[512];
+    fx->daemon = rp_daemon_new (&fx->cfg, err, sizeof err);
+    assert_non_null (fx->daemon);
+    fx->ctx = zmq_ctx_new ();
+    *state = fx;
+    return 0;
+}
+
+static int
+teardown (void **state)
+{
+    fx_t *fx = *state;
+    rp_daemon_destroy (&fx->daemon);
+    zmq_ctx_term (fx->ctx);
+    char cmd[300];
+    snprintf (cmd, sizeof cmd, "rm -rf '%s'", fx->dir);
+    if (system (cmd) != 0)
+        fprintf (stderr, "could not remove %s\n", fx->dir);
+    free (fx);
+    return 0;
+}
+
+/*  Encodes a failed event for a fresh envelope; the envelope bytes in *env_bytes. */
+static char *
+failed_event (const char *key, char *id, char **env_bytes, size_t *env_size, size_t *size)
+{
+    cm_envelope_t *env = cm_envelope_new ("ACME_PRD", "vendor", key);
+    assert_int_equal (cm_envelope_add_field (env, "VendNum", key), 0);
+    cm_envelope_compute_hash (env);
+    cm_event_t *ev = cm_event_new (CM_STAGE_LOAD, CM_OUTCOME_FAILED, env);
+    assert_int_equal (cm_event_set_error (ev, CM_ERR_PERMANENT, "REQUIRED_FIELD_MISSING",
+                                          "Required fields are missing: [Name]", "Name", 400),
+                      0);
+    assert_int_equal (cm_envelope_encode (env, env_bytes, env_size), 0);
+    assert_int_equal (cm_event_set_envelope (ev, *env_bytes, *env_size), 0);
+    char *data = NULL;
+    assert_int_equal (cm_event_encode (ev, &data, size), 0);
+    strcpy (id, env->id);
+    cm_event_destroy (&ev);
+    cm_envelope_destroy (&env);
+    return data;
+}
+
+static cJSON *
+control (fx_t *fx, const char *req)
+{
+    char *text = rp_daemon_handle_control (fx->daemon, req, strlen (req));
+    assert_non_null (text);
+    cJSON *o = cJSON_Parse (text);
+    free (text);
+    assert_true (cJSON_IsObject (o));
+    return o;
+}
+
+static void
+test_bad_event_counted (void **state)
+{
+    fx_t *fx = *state;
+    const char garbage[] = "\x93\x01\x02garbage-not-an-event";
+    assert_int_equal (rp_daemon_handle_event (fx->daemon, garbage, sizeof garbage), 0);
+    assert_int_equal (rp_daemon_handle_event (fx->daemon, "", 0), 0);
+    char id[33], *env = NULL;
+    size_t env_size = 0, size = 0;
+    char *ev = failed_event ("V1", id, &env, &env_size, &size);
+    /* a truncated event is bad too; the whole one is stored */
+    assert_int_equal (rp_daemon_handle_event (fx->daemon, ev, size - 3), 0);
+    assert_int_equal (rp_daemon_handle_event (fx->daemon, ev, size), 0);
+    rp_stats_t st;
+    rp_store_stats (rp_daemon_store (fx->daemon), &st);
+    assert_int_equal (st.bad_events, 3);
+    assert_int_equal (st.outcomes[CM_OUTCOME_FAILED], 1);
+    assert_int_equal (st.dl_open, 1);
+    free (ev);
+    free (env);
+}
+
+static void
+test_control_requests (void **state)
+{
+    fx_t *fx = *state;
+    cJSON *o = control (fx, "not json");
+    assert_false (cJSON_IsTrue (cJSON_GetObjectItem (o, "ok")));
+    cJSON_Delete (o);
+    o = control (fx, "{\"cmd\":\"launch\"}");
+    assert_non_null (strstr (cJSON_GetObjectItem (o, "error")->valuestring, "unknown cmd"));
+    cJSON_Delete (o);
+    o = control (fx, "{\"cmd\":\"replay\",\"ids\":[\"0123\"]}");
+    assert_true (cJSON_IsTrue (cJSON_GetObjectItem (o, "ok")));
+    assert_int_equal (cJSON_GetObjectItem (o, "queued")->valueint, 0);
+    assert_int_equal (cJSON_GetArraySize (cJSON_GetObjectItem (o, "missing")), 1);
+    cJSON_Delete (o);
+    o = control (fx, "{\"cmd\":\"purge\",\"id\":\"0123\"}");
+    assert_non_null (strstr (cJSON_GetObjectItem (o, "error")->valuestring, "reason"));
+    cJSON_Delete (o);
+    o = control (fx, "{\"cmd\":\"purge\",\"id\":\"0123\",\"reason\":\"x\"}");
+    assert_non_null (strstr (cJSON_GetObjectItem (o, "error")->valuestring, "no dead letter"));
+    cJSON_Delete (o);
+    o = control (fx, "{\"cmd\":\"stats\"}");
+    assert_true (cJSON_IsObject (cJSON_GetObjectItem (o, "stats")));
+    cJSON_Delete (o);
+}
+
+static void
+test_replay_exact_bytes_rate_limited (void **state)
+{
+    fx_t *fx = *state;
+    char ids[12][33];
+    char *envs[12];
+    size_t env_sizes[12];
+    for (int i = 0; i < 12; i++) {
+        char key[8];
+        size_t size = 0;
+        snprintf (key, sizeof key, "V%d", i);
+        char *ev = failed_event (key, ids[i], &envs[i], &env_sizes[i], &size);
+        assert_int_equal (rp_daemon_handle_event (fx->daemon, ev, size), 0);
+        free (ev);
+    }
+    char err[256];
+    void *pull = cm_zsock_new (fx->ctx, ZMQ_PULL, fx->replay, false, 1000, 0, err, sizeof err);
+    assert_non_null (pull);
+
+    /* one first, until the loader-side socket is connected */
+    char req[200];
+    snprintf (req, sizeof req, "{\"cmd\":\"replay\",\"ids\":[\"%s\"]}", ids[0]);
+    cJSON *o = control (fx, req);
+    assert_int_equal (cJSON_GetObjectItem (o, "queued")->valueint, 1);
+    cJSON_Delete (o);
+    int64_t t = 1000000;
+    for (int i = 0; i < 500 && rp_daemon_replay_queued (fx->daemon) > 0; i++) {
+        t += 1000;
+        assert_true (rp_daemon_replay_tick (fx->daemon, t) >= 0);
+        usleep (10000);
+    }
+    assert_int_equal (rp_daemon_replay_queued (fx->daemon), 0);
+    char *got = NULL;
+    size_t got_size = 0;
+    assert_int_equal (cm_zsock_recv (pull, &got, &got_size, 5000), 1);
+    assert_int_equal (got_size, env_sizes[0]);
+    assert_memory_equal (got, envs[0], got_size);
+    free (got);
+
+    /* all 12 at 5 per second: one simulated second sends 5 */
+    o = control (fx, "{\"cmd\":\"replay\",\"all\":true,\"tenant\":\"ACME_PRD\"}");
+    assert_int_equal (cJSON_GetObjectItem (o, "queued")->valueint, 12);
+    cJSON_Delete (o);
+    t += 1000;
+    assert_int_equal (rp_daemon_replay_tick (fx->daemon, t), 5);
+    assert_int_equal (rp_daemon_replay_tick (fx->daemon, t), 0);
+    assert_int_equal (rp_daemon_replay_tick (fx->daemon, t + 400), 2);
+    assert_int_equal (rp_daemon_replay_queued (fx->daemon), 5);
+    for (int i = 0; i < 7; i++) {
+        assert_int_equal (cm_zsock_recv (pull, &got, &got_size, 5000), 1);
+        free (got);
+    }
+
+    rp_dead_letter_t *dl = NULL;
+    assert_int_equal (rp_store_dead_letter (rp_daemon_store (fx->daemon), ids[0], &dl), 1);
+    assert_true (dl->replays >= 1);
+    assert_true (dl->last_replay_ms > 0);
+    rp_dead_letter_destroy (&dl);
+    rp_stats_t st;
+    rp_store_stats (rp_daemon_store (fx->daemon), &st);
+    assert_int_equal (st.replayed, 8);
+    cm_zsock_destroy (&pull);
+    for (int i = 0; i < 12; i++)
+        free (envs[i]);
+}
+
+/*  A failure event of envelope env with class cls at time at. */
+static void
+feed_failure (fx_t *fx, const cm_envelope_t *env, cm_error_class_t cls, int64_t at)
+{
+    cm_event_t *ev = cm_event_new (CM_STAGE_LOAD, CM_OUTCOME_FAILED, env);
+    ev->at_ms = at;
+    assert_int_equal (cm_event_set_error (ev, cls, "UNABLE_TO_LOCK_ROW",
+                                          "unable to obtain "
+                                          "exclusive access to this record",
+                                          "", 400),
+                      0);
+    char *bytes = NULL, *data = NULL;
+    size_t size = 0, dsize = 0;
+    assert_int_equal (cm_envelope_encode (env, &bytes, &size), 0);
+    assert_int_equal (cm_event_set_envelope (ev, bytes, size), 0);
+    assert_int_equal (cm_event_encode (ev, &data, &dsize), 0);
+    assert_int_equal (rp_daemon_handle_event (fx->daemon, data, dsize), 0);
+    free (bytes);
+    free (data);
+    cm_event_destroy (&ev);
+}
+
+static void
+test_redrive_retryable_with_backoff (void **state)
+{
+    fx_t *fx = *state;
+    rp_daemon_destroy (&fx->daemon);
+    fx->cfg.redrive_base_ms = 1000;
+    fx->cfg.redrive_max_ms = 1500;
+    fx->cfg.redrive_max = 3;
+    char err[512];
+    fx->daemon = rp_daemon_new (&fx->cfg, err, sizeof err);
+    assert_non_null (fx->daemon);
+    cm_envelope_t *env = cm_envelope_new ("ACME_PRD", "vendor", "V1");
+    cm_envelope_t *perm = cm_envelope_new ("ACME_PRD", "vendor", "V2");
+    int64_t t = 1700000000000;
+    feed_failure (fx, env, CM_ERR_RETRYABLE, t);
+    feed_failure (fx, perm, CM_ERR_PERMANENT, t);
+    assert_int_equal (rp_daemon_redrive_scan (fx->daemon, t + 999), 0);
+    assert_int_equal (rp_daemon_redrive_scan (fx->daemon, t + 1000), 1); /* not perm */
+    assert_int_equal (rp_daemon_replay_queued (fx->daemon), 1);
+    /* once replayed, it waits for the outcome */
+    assert_int_equal (rp_store_note_replay (rp_daemon_store (fx->daemon), env->id), 1);
+    assert_int_equal (rp_daemon_redrive_scan (fx->daemon, t + 100000), 0);
+    /* it failed again (replays are noted at the real clock, so fail later than that):
+       the delay doubles, capped at 1500 */
+    int64_t t2 = cm_now_ms () + 10;
+    feed_failure (fx, env, CM_ERR_RETRYABLE, t2);
+    assert_int_equal (rp_daemon_redrive_scan (fx->daemon, t2 + 1499), 0);
+    assert_int_equal (rp_daemon_redrive_scan (fx->daemon, t2 + 1500), 1);
+    /* after redrive_max failures, only an operator replays it */
+    assert_int_equal (rp_store_note_replay (rp_daemon_store (fx->daemon), env->id), 1);
+    int64_t t3 = cm_now_ms () + 10;
+    feed_failure (fx, env, CM_ERR_RETRYABLE, t3);
+    assert_int_equal (rp_daemon_redrive_scan (fx->daemon, t3 + 100000), 0);
+    cm_envelope_destroy (&env);
+    cm_envelope_destroy (&perm);
+}
+
+typedef struct {
+    rp_daemon_t *daemon; /* to run */
+    int rc;              /* its result */
+} run_arg_t;
+
+static void *
+run_thread (void *arg)
+{
+    run_arg_t *ra = arg;
+    ra->rc = rp_daemon_run (ra->daemon);
+    return NULL;
+}
+
+/*  Last: a stop request cannot be taken back in this process. */
+static void
+test_run_loop_and_stop (void **state)
+{
+    fx_t *fx = *state;
+    char err[256];
+    void *push = cm_zsock_new (fx->ctx, ZMQ_PUSH, fx->events, false, 1000, 1000, err, sizeof err);
+    void *pull = cm_zsock_new (fx->ctx, ZMQ_PULL, fx->replay, false, 1000, 0, err, sizeof err);
+    assert_non_null (push);
+    assert_non_null (pull);
+    run_arg_t ra = {fx->daemon, -1};
+    pthread_t th;
+    assert_int_equal (pthread_create (&th, NULL, run_thread, &ra), 0);
+
+    char id[33], *env = NULL;
+    size_t env_size = 0, size = 0;
+    char *ev = failed_event ("V42", id, &env, &env_size, &size);
+    assert_int_equal (cm_zsock_send (push, "garbage", 7, 5000), 0);
+    assert_int_equal (cm_zsock_send (push, ev, size, 5000), 0);
+    free (ev);
+
+    /* the operator's replay through the control socket, as the CLI sends it; the event may
+       not be stored yet, so ask until it is queued */
+    rp_cli_config_t cc = {fx->dir, fx->control, 5000};
+    char *argv[] = {"replay", id, NULL};
+    int rc = 1;
+    for (int i = 0; i < 100 && rc != 0; i++) {
+        FILE *null_out = fopen ("/dev/null", "w");
+        rc = rp_cli_run (&cc, 2, argv, null_out, null_out);
+        fclose (null_out);
+        if (rc != 0)
+            usleep (20000);
+    }
+    assert_int_equal (rc, 0);
+    char *got = NULL;
+    size_t got_size = 0;
+    assert_int_equal (cm_zsock_recv (pull, &got, &got_size, 10000), 1);
+    assert_int_equal (got_size, env_size);
+    assert_memory_equal (got, env, env_size);
+    free (got);
+    free (env);
+
+    cm_signal_request_stop ();
+    pthread_join (th, NULL);
+    assert_int_equal (ra.rc, 0);
+    cm_zsock_destroy (&push);
+    cm_zsock_destroy (&pull);
+    rp_daemon_destroy (&fx->daemon);
+
+    /* everything was committed */
+    char path[300];
+    snprintf (path, sizeof path, "%s/replayer", fx->dir);
+    rp_store_t *ro = rp_store_open (path, true, err, sizeof err);
+    assert_non_null (ro);
+    rp_stats_t st;
+    rp_store_stats (ro, &st);
+    assert_int_equal (st.bad_events, 1);
+    assert_int_equal (st.outcomes[CM_OUTCOME_FAILED], 1);
+    assert_int_equal (st.replayed, 1);
+    rp_store_destroy (&ro);
+}
+
+static void
+test_unwritable_data_dir (void **state)
+{
+    fx_t *fx = *state;
+    char file[300], err[512] = "";
+    snprintf (file, sizeof file, "%s/file", fx->dir);
+    FILE *f = fopen (file, "w");
+    assert_non_null (f);
+    fclose (f);
+    rp_daemon_config_t cfg = fx->cfg;
+    cfg.data_dir = file; /* a file, not a directory */
+    char ev2[300];
+    snprintf (ev2, sizeof ev2, "ipc://%s/events2", fx->dir);
+    cfg.events_endpoint = ev2;
+    rp_daemon_t *d = rp_daemon_new (&cfg, err, sizeof err);
+    assert_null (d);
+    assert_non_null (strstr (err, file));
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown (test_bad_event_counted, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_control_requests, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_replay_exact_bytes_rate_limited, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_unwritable_data_dir, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_redrive_retryable_with_backoff, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_run_loop_and_stop, setup, teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}

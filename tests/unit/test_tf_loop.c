@@ -1,0 +1,240 @@
+/*  Unit tests for tf_loop over real ZeroMQ ipc:// sockets in a temporary directory: a
+    vendor goes through to the load socket with a "transformed" event; a corrupt message is
+    counted and dropped; an unmappable record is reported "rejected" with its exact bytes;
+    a skipped record produces nothing; at shutdown with no loader the record is handed to
+    the dead-letter store instead of being lost. Run from the repository root. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "../../transformer/tf_loop.h"
+#include "../../transformer/tf_mapping.h"
+#include "cm_envelope.h"
+#include "cm_event.h"
+#include "cm_signal.h"
+#include "cm_zsock.h"
+
+typedef struct {
+    char dir[64];                   /* temporary directory */
+    char ex[128], ld[128], ev[128]; /* endpoints */
+    void *ctx;                      /* ZeroMQ context */
+    void *extract;                  /* test PUSH -> loop */
+    void *load;                     /* loop -> test PULL */
+    void *events;                   /* loop -> test PULL (bound) */
+    tf_mapping_t *mapping;          /* config/mapping.json */
+    tf_loop_t *loop;                /* under test */
+} fixture_t;
+
+static void
+fixture_open (fixture_t *f, bool with_loader)
+{
+    memset (f, 0, sizeof *f);
+    snprintf (f->dir, sizeof f->dir, "/tmp/test_tf_loop.XXXXXX");
+    assert_non_null (mkdtemp (f->dir));
+    snprintf (f->ex, sizeof f->ex, "ipc://%s/extract", f->dir);
+    snprintf (f->ld, sizeof f->ld, "ipc://%s/load", f->dir);
+    snprintf (f->ev, sizeof f->ev, "ipc://%s/events", f->dir);
+    char err[512];
+    f->mapping = tf_mapping_load ("config/mapping.json", err, sizeof err);
+    if (!f->mapping)
+        fail_msg ("%s", err);
+    f->ctx = zmq_ctx_new ();
+    assert_non_null (f->ctx);
+    f->events = cm_zsock_new (f->ctx, ZMQ_PULL, f->ev, true, 100, 0, err, sizeof err);
+    assert_non_null (f->events);
+    tf_loop_config_t cfg = {f->ex, f->ld, f->ev, 100, 300};
+    f->loop = tf_loop_new (f->ctx, &cfg, f->mapping, NULL, err, sizeof err);
+    if (!f->loop)
+        fail_msg ("%s", err);
+    f->extract = cm_zsock_new (f->ctx, ZMQ_PUSH, f->ex, false, 100, 1000, err, sizeof err);
+    assert_non_null (f->extract);
+    if (with_loader) {
+        f->load = cm_zsock_new (f->ctx, ZMQ_PULL, f->ld, false, 100, 0, err, sizeof err);
+        assert_non_null (f->load);
+    }
+}
+
+static void
+fixture_close (fixture_t *f)
+{
+    tf_loop_destroy (&f->loop);
+    cm_zsock_destroy (&f->extract);
+    cm_zsock_destroy (&f->load);
+    cm_zsock_destroy (&f->events);
+    zmq_ctx_term (f->ctx);
+    tf_mapping_destroy (&f->mapping);
+    char cmd[128];
+    snprintf (cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+    assert_int_equal (system (cmd), 0);
+}
+
+/*  An encoded envelope of a vendor (malloc'd). */
+static char *
+vendor_bytes (const char *num, const char *name, size_t *size)
+{
+    cm_envelope_t *env = cm_envelope_new ("ACME_PRD", "vendor", num);
+    assert_non_null (env);
+    assert_int_equal (cm_envelope_add_field (env, "VendNum", num), 0);
+    assert_int_equal (cm_envelope_add_field (env, "Name", name), 0);
+    assert_int_equal (cm_envelope_add_field (env, "Stat", "A"), 0);
+    cm_envelope_compute_hash (env);
+    char *data = NULL;
+    assert_int_equal (cm_envelope_encode (env, &data, size), 0);
+    cm_envelope_destroy (&env);
+    return data;
+}
+
+static cm_event_t *
+next_event (void *sock)
+{
+    //  Plain zmq calls: cm_zsock_recv returns at once after a stop request.
+    zmq_pollitem_t item = {.socket = sock, .events = ZMQ_POLLIN};
+    if (zmq_poll (&item, 1, 5000) != 1)
+        return NULL;
+    zmq_msg_t msg;
+    zmq_msg_init (&msg);
+    if (zmq_msg_recv (&msg, sock, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close (&msg);
+        return NULL;
+    }
+    char err[256];
+    cm_event_t *ev = cm_event_decode (zmq_msg_data (&msg), zmq_msg_size (&msg), err, sizeof err);
+    zmq_msg_close (&msg);
+    if (!ev)
+        fail_msg ("event did not decode: %s", err);
+    return ev;
+}
+
+static void
+test_flow (void **state)
+{
+    fixture_t f;
+    fixture_open (&f, true);
+    size_t good_size, bad_size;
+    char *good = vendor_bytes ("V000001", "Northwind \"Metals\"", &good_size);
+    char *bad = vendor_bytes ("V000002", "   ", &bad_size);
+    //  A customer ship-to: the default mapping skips it.
+    cm_envelope_t *ship = cm_envelope_new ("ACME_PRD", "customer", "C000001/1");
+    assert_int_equal (cm_envelope_add_field (ship, "CustNum", "C000001"), 0);
+    assert_int_equal (cm_envelope_add_field (ship, "CustSeq", "1"), 0);
+    char *ship_bytes = NULL;
+    size_t ship_size = 0;
+    assert_int_equal (cm_envelope_encode (ship, &ship_bytes, &ship_size), 0);
+    cm_envelope_destroy (&ship);
+
+    assert_int_equal (cm_zsock_send (f.extract, "\x81\xa1v\xc1 corrupt", 11, 1000), 0);
+    assert_int_equal (cm_zsock_send (f.extract, good, good_size, 1000), 0);
+    assert_int_equal (cm_zsock_send (f.extract, ship_bytes, ship_size, 1000), 0);
+    assert_int_equal (cm_zsock_send (f.extract, bad, bad_size, 1000), 0);
+    assert_int_equal (tf_loop_run (f.loop, 1500), 0);
+
+    tf_stats_t st;
+    tf_loop_stats (f.loop, &st);
+    assert_int_equal (st.received, 4);
+    assert_int_equal (st.bad, 1);
+    assert_int_equal (st.transformed, 1);
+    assert_int_equal (st.skipped, 1);
+    assert_int_equal (st.rejected, 1);
+    assert_int_equal (st.unsent, 0);
+
+    //  Exactly one envelope reached the loader, with its target.
+    char *data = NULL;
+    size_t size = 0;
+    assert_int_equal (cm_zsock_recv (f.load, &data, &size, 5000), 1);
+    char err[256];
+    cm_envelope_t *out = cm_envelope_decode (data, size, err, sizeof err);
+    free (data);
+    assert_non_null (out);
+    assert_string_equal (out->sobject, "Account");
+    assert_string_equal (out->ext_id_field, "CloudSuite_Key__c");
+    assert_string_equal (out->ext_id, "ACME_PRD:vendor:V000001");
+    assert_string_equal (out->key, "V000001");
+    assert_string_equal (
+        out->payload,
+        "{\"CloudSuite_Key__c\":\"ACME_PRD:vendor:V000001\",\"Name\":\"Northwind \\\"Metals\\\"\","
+        "\"Phone\":null,\"BillingStreet\":null,\"BillingCity\":null,\"BillingState\":null,"
+        "\"BillingPostalCode\":null,\"BillingCountry\":null,"
+        "\"CloudSuite_Vendor_Number__c\":\"V000001\",\"CloudSuite_Tenant__c\":\"ACME_PRD\","
+        "\"CloudSuite_Roles__c\":\"Supplier\",\"Type\":\"Vendor\","
+        "\"CloudSuite_Status__c\":\"Active\",\"CloudSuite_Currency__c\":null,"
+        "\"CloudSuite_Terms__c\":null}");
+    assert_int_equal (cm_zsock_recv (f.load, &data, &size, 200), 0);
+
+    //  Events: transformed, then rejected with the exact bytes.
+    cm_event_t *ev = next_event (f.events);
+    assert_non_null (ev);
+    assert_int_equal (ev->stage, CM_STAGE_TRANSFORM);
+    assert_int_equal (ev->outcome, CM_OUTCOME_TRANSFORMED);
+    assert_string_equal (ev->key, "V000001");
+    assert_string_equal (ev->envelope_id, out->id);
+    assert_string_equal (ev->sobject, "Account");
+    assert_string_equal (ev->ext_id, "ACME_PRD:vendor:V000001");
+    cm_event_destroy (&ev);
+    cm_envelope_destroy (&out);
+
+    ev = next_event (f.events);
+    assert_non_null (ev);
+    assert_int_equal (ev->outcome, CM_OUTCOME_REJECTED);
+    assert_int_equal (ev->error_class, CM_ERR_PERMANENT);
+    assert_string_equal (ev->key, "V000002");
+    assert_string_equal (ev->error_code, "MAPPING_REQUIRED_FIELD");
+    assert_string_equal (ev->message, "field Name: required but empty (source Name)");
+    assert_string_equal (ev->error_fields, "Name");
+    assert_int_equal (ev->envelope_size, bad_size);
+    assert_memory_equal (ev->envelope, bad, bad_size);
+    cm_event_destroy (&ev);
+    assert_int_equal (cm_zsock_recv (f.events, &data, &size, 200), 0);
+
+    free (good);
+    free (bad);
+    free (ship_bytes);
+    fixture_close (&f);
+}
+
+/*  Last: a stop request is sticky for the process. */
+static void
+test_shutdown_without_loader (void **state)
+{
+    fixture_t f;
+    fixture_open (&f, false);
+    size_t size;
+    char *bytes = vendor_bytes ("V000003", "Contoso Steel", &size);
+    cm_signal_request_stop ();
+    //  No loader is connected: the send waits out the drain time, then the record goes to
+    //  the dead-letter store as retryable instead of being lost.
+    assert_int_equal (tf_loop_handle (f.loop, bytes, size), -1);
+    tf_stats_t st;
+    tf_loop_stats (f.loop, &st);
+    assert_int_equal (st.unsent, 1);
+    assert_int_equal (st.transformed, 0);
+    assert_int_equal (st.rejected, 0);
+    cm_event_t *ev = next_event (f.events);
+    assert_non_null (ev);
+    assert_int_equal (ev->outcome, CM_OUTCOME_REJECTED);
+    assert_int_equal (ev->error_class, CM_ERR_RETRYABLE);
+    assert_string_equal (ev->error_code, "TRF_UNSENT");
+    assert_int_equal (ev->envelope_size, size);
+    assert_memory_equal (ev->envelope, bytes, size);
+    cm_event_destroy (&ev);
+    //  And the loop itself returns promptly once stopped.
+    assert_int_equal (tf_loop_run (f.loop, 0), 0);
+    free (bytes);
+    fixture_close (&f);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_flow),
+        cmocka_unit_test (test_shutdown_without_loader),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}

@@ -1,0 +1,59 @@
+/*  tf_loop: the transformer's main loop. PULL envelopes from the extractors (bound at
+    zmq.extract_endpoint), apply the mapping, PUSH the result to the loaders (bound at
+    zmq.load_endpoint), and report each record on the events socket (connected to
+    zmq.events_endpoint): "transformed", or "rejected" (permanent, with the reason and the
+    exact envelope bytes received, for the dead-letter store).
+
+    A message that does not decode is logged (TRF_BAD_ENVELOPE) with the reason, counted
+    and dropped. A full load or events queue is waited on, never dropped; on a stop request
+    the loop keeps draining for drain_ms; a record that no loader took by then is logged
+    (TRF_UNSENT) and reported as "rejected" with class retryable and code TRF_UNSENT, so the
+    dead-letter store keeps it for replay. */
+#ifndef TF_LOOP_H
+#define TF_LOOP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tf_mapping.h"
+#include "tf_transform.h"
+
+typedef struct tf_loop_t tf_loop_t;
+
+typedef struct {
+    const char *extract_endpoint; /* bind, PULL */
+    const char *load_endpoint;    /* bind, PUSH */
+    const char *events_endpoint;  /* connect, PUSH */
+    int hwm;                      /* high-water mark of every socket */
+    int drain_ms;                 /* how long to keep going after a stop request */
+} tf_loop_config_t;
+
+typedef struct {
+    uint64_t received;    /* messages read */
+    uint64_t transformed; /* envelopes sent to the loaders */
+    uint64_t skipped;     /* records a skip route dropped */
+    uint64_t rejected;    /* records dead-lettered */
+    uint64_t bad;         /* messages that did not decode */
+    uint64_t unsent;      /* records or events given up at shutdown */
+} tf_stats_t;
+
+/*  Creates the sockets on ctx. mapping and mem (may be NULL) are borrowed and must outlive
+    the loop. Returns NULL with a message naming the endpoint in err. */
+tf_loop_t *tf_loop_new (void *ctx, const tf_loop_config_t *cfg, const tf_mapping_t *mapping,
+                        const tf_memory_ops_t *mem, char *err, size_t err_cap);
+
+/*  Closes the sockets; sets *self_p to NULL. Accepts NULL. */
+void tf_loop_destroy (tf_loop_t **self_p);
+
+/*  Runs until a stop is requested (cm_signal), then drains; also returns after idle_ms
+    without a message when idle_ms > 0 (tests). Returns 0, or -1 on a socket error. */
+int tf_loop_run (tf_loop_t *self, int idle_ms);
+
+/*  Handles one received message: decode, transform, send on, report. Returns 0, or -1
+    when a socket failed (the record is then logged as unsent). */
+int tf_loop_handle (tf_loop_t *self, const char *data, size_t size);
+
+/*  The counters so far. */
+void tf_loop_stats (const tf_loop_t *self, tf_stats_t *stats);
+
+#endif
