@@ -20,7 +20,7 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CFLAGS    += -std=gnu11 $(OPT) -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
-             -D_GNU_SOURCE -MMD -MP -Icommon -Isim $(PKG_CFLAGS) $(SANFLAGS)
+             -D_GNU_SOURCE -MMD -MP -Icommon -Isim $(foreach p,$(PROCS),-I$(p)) -Isim/cloudsuite -Isim/salesforce $(PKG_CFLAGS) $(SANFLAGS)
 LDFLAGS   += $(SANFLAGS)
 LDLIBS    += $(PKG_LIBS) -lpthread -lm
 
@@ -45,6 +45,7 @@ ALL_SRC    := $(COMMON_SRC) $(SIM_SRC) $(foreach p,$(PROCS),$(wildcard $(p)/*.c)
               $(wildcard sim/cloudsuite/*.c) $(wildcard sim/salesforce/*.c) $(UNIT_SRC) $(TOOL_SRC)
 
 .SECONDARY:
+.PHONY: test-compose fuzz
 .PHONY: all build test test-unit test-integration demo deps bench clean format format-check asan
 all build: $(PROC_BINS) $(SIM_BINS) $(TOOL_BINS) $(UNIT_BINS)
 
@@ -119,6 +120,13 @@ demo: deps
 bench: deps
 	$(MAKE) all
 	bench/run.sh
+
+# Deployment test: builds the images with podman and runs compose.yaml (see tests/compose/).
+test-compose: deps
+	tests/compose/run.sh
+
+# libFuzzer targets for every decoder (tests/fuzz/); FUZZ_SECONDS per target (default 60).
+-include tests/fuzz/fuzz.mk
 
 format:
 	clang-format -i $(filter %.c,$(ALL_SRC)) $(wildcard */*.h sim/*/*.h)

@@ -64,6 +64,7 @@ static const cm_key_t s_schema[] = {
     I ("http.backoff_base_ms", 200, 1, 600000),
     I ("http.backoff_max_ms", 30000, 1, 3600000),
     I ("http.max_body_bytes", 67108864, 1024, 1073741824),
+    S ("http.insecure_hosts", ""),
     S ("cloudsuite.tenant", NULL),
     S ("cloudsuite.ionapi_file", NULL),
     S ("cloudsuite.mongoose_config", NULL),
@@ -78,12 +79,13 @@ static const cm_key_t s_schema[] = {
             "RowPointer",
             "VendNum"),
     ENTITY ("customer", 0, "SLCustomers",
-            "CustNum,CustSeq,Name,Addr_1,Addr_2,Addr_3,Addr_4,City,State,Zip,Country,CurrCode,"
-            "TermsCode,CreditLimit,CreditHold,CreateDate,RecordDate,RowPointer",
+            "CustNum,CustSeq,Name,CustType,Addr_1,Addr_2,Addr_3,Addr_4,City,State,Zip,Country,"
+            "Phone,ExternalEmailAddr,CurrCode,TermsCode,CreditLimit,CreditHold,CreateDate,"
+            "RecordDate,RowPointer",
             "CustNum,CustSeq"),
     ENTITY ("invoice", 0, "SLArinvs",
             "InvNum,InvSeq,CustNum,InvDate,DueDate,Amount,SalesTax,Freight,MiscCharges,Type,"
-            "CoNum,TermsCode,RecordDate",
+            "CoNum,TermsCode,AmountPaid,PaidInFull,RecordDate,RowPointer",
             "InvNum,InvSeq"),
     ENTITY ("po", 0, "SLPos",
             "PoNum,VendNum,OrderDate,Stat,Whse,TermsCode,VenCurrCode,RecordDate,RowPointer",

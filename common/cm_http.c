@@ -508,6 +508,26 @@ cm_http_url_is_loopback (const char *url)
     return false;
 }
 
+static char s_insecure_hosts[1024];  /* ",host1,host2," or "" */
+
+void
+cm_http_allow_insecure_hosts (const char *comma_list)
+{
+    s_insecure_hosts[0] = '\0';
+    if (comma_list && *comma_list)
+        snprintf (s_insecure_hosts, sizeof s_insecure_hosts, ",%s,", comma_list);
+}
+
+static bool
+host_allowed_insecure (const char *host)
+{
+    if (!s_insecure_hosts[0] || !*host || strlen (host) > 250)
+        return false;
+    char needle[256];
+    snprintf (needle, sizeof needle, ",%s,", host);
+    return strstr (s_insecure_hosts, needle) != NULL;
+}
+
 int
 cm_http_check_url (const char *url, bool allow_http, char *err, size_t err_cap)
 {
@@ -534,8 +554,11 @@ cm_http_check_url (const char *url, bool allow_http, char *err, size_t err_cap)
                   shown);
         return -1;
     }
-    if (!cm_http_url_is_loopback (url)) {
-        snprintf (err, err_cap, "URL '%s': plain http is allowed only to a loopback host", shown);
+    if (!cm_http_url_is_loopback (url) && !host_allowed_insecure (host)) {
+        snprintf (err, err_cap,
+                  "URL '%s': plain http is allowed only to a loopback host or one named in "
+                  "http.insecure_hosts",
+                  shown);
         return -1;
     }
     return 0;

@@ -75,8 +75,14 @@ char *cm_http_form_encode (const char *s);
 /*  True if url is http(s) to a loopback host (127.0.0.0/8, localhost, [::1]). */
 bool cm_http_url_is_loopback (const char *url);
 
+/*  Names hosts (comma list, e.g. "cloudsuite-sim,salesforce-sim": the simulators on a
+    compose network) to which plain http is allowed like to loopback. Process-wide; call
+    once at start-up from the http.insecure_hosts setting. NULL or "" allows none. */
+void cm_http_allow_insecure_hosts (const char *comma_list);
+
 /*  Checks a configured URL: https is always fine; http only when allow_http is set and the
-    host is loopback. Returns 0, or -1 with the reason in err. */
+    host is loopback or named by cm_http_allow_insecure_hosts. Returns 0, or -1 with the
+    reason in err. */
 int cm_http_check_url (const char *url, bool allow_http, char *err, size_t err_cap);
 
 #endif

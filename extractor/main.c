@@ -73,6 +73,7 @@ main (int argc, char **argv)
     cm_log_level_t level = CM_LOG_INFO;
     cm_log_level_parse (cm_config_str (cfg, "log.level"), &level);
     cm_log_init ("extractor", level);
+    cm_http_allow_insecure_hosts (cm_config_str (cfg, "http.insecure_hosts"));
     static const char *const required[] = {"cloudsuite.ionapi_file", "cloudsuite.mongoose_config",
                                            NULL};
     if (cm_config_require (cfg, required, err, sizeof err))

@@ -11,6 +11,7 @@
 #include <zmq.h>
 
 #include "cm_config.h"
+#include "cm_http.h"
 #include "cm_log.h"
 #include "cm_signal.h"
 #include "ld_loader.h"
@@ -42,6 +43,7 @@ main (int argc, char **argv)
     cm_log_level_t level = CM_LOG_INFO;
     cm_log_level_parse (cm_config_str (cfg, "log.level"), &level);
     cm_log_init ("loader", level);
+    cm_http_allow_insecure_hosts (cm_config_str (cfg, "http.insecure_hosts"));
 
     int rc = 2;
     void *ctx = NULL;
