@@ -2,7 +2,8 @@
 # Runs every test: cmocka unit tests and integration scripts, on the plain build and on the
 # AddressSanitizer/UBSan build. Each test prints TAP lines; this counts them and ends with
 # the one line "N passed, M failed". Exit 0 only when nothing failed.
-#   tests/run.sh [unit|integration|all] (default all); ONLY=regex limits the test names.
+#   tests/run.sh [unit|integration|all] (default all); ONLY=regex limits the test names;
+#   B and BSAN name the plain and sanitizer build directories (default build, build/asan).
 set -u
 cd "$(dirname "$0")/.."
 what=${1:-all}
@@ -66,12 +67,12 @@ run_integration () {
 
 start=$(date +%s)
 if [ "$what" = all ] || [ "$what" = unit ]; then
-    run_unit build/tests unit
-    run_unit build/asan/tests unit-asan
+    run_unit "${B:-build}/tests" unit
+    run_unit "${BSAN:-build/asan}/tests" unit-asan
 fi
 if [ "$what" = all ] || [ "$what" = integration ]; then
-    run_integration build/bin integration
-    run_integration build/asan/bin integration-asan
+    run_integration "${B:-build}/bin" integration
+    run_integration "${BSAN:-build/asan}/bin" integration-asan
 fi
 echo "tests took $(( $(date +%s) - start )) s; logs in $logdir"
 if [ ${#failures[@]} -gt 0 ]; then
