@@ -11,6 +11,7 @@
 #include <zmq.h>
 
 #include "cm_signal.h"
+#include "cm_zauth.h"
 #include "cm_time.h"
 
 #define CM_ZSOCK_SLICE_MS 100 /* longest single poll, to notice stop requests */
@@ -38,6 +39,8 @@ cm_zsock_new (void *ctx, int type, const char *endpoint, bool bind, int hwm, int
                   zmq_strerror (zmq_errno ()));
         goto fail;
     }
+    if (cm_zauth_apply (cm_zsock_get_auth (), sock, endpoint, bind, err, err_cap) != 0)
+        goto fail;
     int rc = bind ? zmq_bind (sock, endpoint) : zmq_connect (sock, endpoint);
     if (rc != 0) {
         snprintf (err, err_cap, "cannot %s %s: %s", bind ? "bind" : "connect to", endpoint,

@@ -3,6 +3,9 @@
     mlc-ztool push   ENDPOINT [--bind] [--garbage N] [--file F]
         sends N random garbage messages, or one message read from F, with a PUSH socket
         (connecting by default, binding with --bind: to feed a loader, which connects).
+    mlc-ztool keygen
+        prints a new CURVE keypair (Z85) for zmq.curve_secret_key / zmq.curve_server_key /
+        zmq.curve_clients.
     mlc-ztool sink   ENDPOINT --count N [--timeout S]
         binds a PULL socket, receives envelopes until N arrived or S seconds passed with no
         message, and prints one JSON line per envelope (tenant, entity, key, hash, attempt,
@@ -24,7 +27,8 @@ static int
 usage (void)
 {
     fprintf (stderr, "usage: mlc-ztool push ENDPOINT [--bind] [--garbage N] [--file F]\n"
-                     "       mlc-ztool sink ENDPOINT --count N [--timeout S]\n");
+                     "       mlc-ztool sink ENDPOINT --count N [--timeout S]\n"
+                     "       mlc-ztool keygen\n");
     return 2;
 }
 
@@ -159,9 +163,26 @@ cmd_sink (void *ctx, const char *endpoint, int argc, char **argv)
     return got == count ? 0 : 1;
 }
 
+/*  Prints a new CURVE keypair; the secret goes to stdout only (redirect it to a file or a
+    secret store, never to a log). */
+static int
+cmd_keygen (void)
+{
+    char pub[41], sec[41];
+    if (zmq_curve_keypair (pub, sec) != 0) {
+        fprintf (stderr, "mlc-ztool: this libzmq has no CURVE support\n");
+        return 1;
+    }
+    printf ("public=%s\nsecret=%s\n", pub, sec);
+    sodium_memzero (sec, sizeof sec);
+    return 0;
+}
+
 int
 main (int argc, char **argv)
 {
+    if (argc == 2 && strcmp (argv[1], "keygen") == 0)
+        return cmd_keygen ();
     if (argc < 3)
         return usage ();
     if (sodium_init () < 0)
