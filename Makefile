@@ -89,7 +89,7 @@ endef
 $(foreach s,$(SIM_NAMES),$(eval $(call SIM_RULES,$(word 1,$(subst :, ,$(s))),$(word 2,$(subst :, ,$(s))))))
 SIM_MOD_LIBS := $(B)/lib/libmlc_cssim.a $(B)/lib/libmlc_sfsim.a
 
-$(B)/bin/%: $(B)/obj/tools/%.o $(COMMON_LIB)
+$(B)/bin/%: $(B)/obj/tools/%.o $(SIM_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	@echo "LD $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -138,3 +138,10 @@ clean:
 	rm -rf build
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+
+# mlc-status reads the extractor's state and the replayer's store (read-only).
+$(B)/bin/mlc-status: $(B)/obj/tools/mlc-status.o $(B)/lib/libmlc_extractor.a \
+                     $(B)/lib/libmlc_replayer.a $(SIM_LIB) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	@echo "LD $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

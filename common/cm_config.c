@@ -12,9 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sodium.h>
 #include <strings.h>
 
 #include "cm_log.h"
+#include "cm_secrets.h"
 
 #define CM_CONFIG_MAX_FILE  (1024 * 1024) /* a larger config file is refused */
 #define CM_CONFIG_MAX_STR   (64 * 1024)   /* no string value is longer */
@@ -48,21 +50,25 @@ typedef struct {
 #define ENTITY(e, on, ido, props, keyprops)                                                        \
     B ("cloudsuite." e ".enabled", on), S ("cloudsuite." e ".ido", ido),                           \
         S ("cloudsuite." e ".properties", props), S ("cloudsuite." e ".key", keyprops),            \
-        S ("cloudsuite." e ".watermark", "RecordDate")
+        S ("cloudsuite." e ".watermark", "RecordDate"),                                            \
+        I ("cloudsuite." e ".poll_interval_s", 0, 0, 604800)
 
 static const cm_key_t s_schema[] = {
     S ("log.level", "info"),
     S ("data_dir", "./data"),
+    S ("secrets.file", NULL),
     S ("zmq.extract_endpoint", "tcp://127.0.0.1:5551"),
     S ("zmq.load_endpoint", "tcp://127.0.0.1:5552"),
     S ("zmq.events_endpoint", "tcp://127.0.0.1:5553"),
     S ("zmq.replay_endpoint", "tcp://127.0.0.1:5554"),
     S ("zmq.control_endpoint", "tcp://127.0.0.1:5555"),
+    S ("zmq.confirm_endpoint", "tcp://127.0.0.1:5556"),
     I ("zmq.hwm", 10000, 1, 10000000),
     S ("zmq.curve_secret_key", ""),
     S ("zmq.curve_server_key", ""),
     S ("zmq.curve_clients", ""),
     B ("zmq.allow_plaintext", 0),
+    S ("metrics.listen", ""),
     I ("http.timeout_ms", 30000, 100, 3600000),
     I ("http.max_attempts", 8, 1, 100),
     I ("http.backoff_base_ms", 200, 1, 600000),
@@ -71,12 +77,17 @@ static const cm_key_t s_schema[] = {
     S ("http.insecure_hosts", ""),
     S ("cloudsuite.tenant", NULL),
     S ("cloudsuite.ionapi_file", NULL),
+    S ("cloudsuite.ionapi", NULL),
     S ("cloudsuite.mongoose_config", NULL),
     B ("cloudsuite.allow_http", 0),
     I ("cloudsuite.page_size", 200, 1, 10000),
     I ("cloudsuite.poll_interval_s", 300, 1, 604800),
     I ("cloudsuite.overlap_s", 300, 0, 2592000),
     I ("cloudsuite.token_margin_s", 60, 0, 86400),
+    I ("cloudsuite.full_sync_interval_s", 86400, 0, 31536000),
+    I ("cloudsuite.lease_s", 120, 1, 86400),
+    I ("cloudsuite.lease_quiet_s", 30, 0, 86400),
+    I ("cloudsuite.progress_interval_s", 10, 0, 86400),
     ENTITY ("vendor", 1, "SLVendors",
             "VendNum,Name,Phone,Stat,CurrCode,TermsCode,VadAddr_1,VadAddr_2,VadAddr_3,"
             "VadAddr_4,VadCity,VadState,VadZip,VadCountry,ExternalEmailAddr,RecordDate,"
@@ -105,6 +116,16 @@ static const cm_key_t s_schema[] = {
     I ("salesforce.session_ttl_s", 7200, 1, 2592000),
     I ("salesforce.token_margin_s", 300, 0, 86400),
     I ("salesforce.max_attempts", 10, 1, 1000),
+    S ("salesforce.orgs_file", ""),
+    I ("salesforce.max_in_flight", 4, 1, 64),
+    I ("salesforce.max_held", 5000, 200, 1000000),
+    I ("salesforce.bulk_threshold", 2000, 0, 1000000),
+    I ("salesforce.bulk_timeout_s", 600, 10, 86400),
+    I ("salesforce.slowdown_pct", 80, 0, 100),
+    I ("salesforce.slowdown_ms", 1000, 0, 600000),
+    I ("salesforce.pause_pct", 95, 0, 100),
+    I ("salesforce.pause_s", 900, 1, 86400),
+    I ("salesforce.drain_ms", 15000, 0, 3600000),
     I ("replayer.replay_rate", 50, 1, 100000),
     I ("replayer.redrive_base_s", 30, 0, 86400),
     I ("replayer.redrive_max_s", 3600, 1, 604800),
@@ -119,6 +140,7 @@ static const char *s_env_not_keys[] = {"MLC_CONFIG", "MLC_MASTER_KEY", "MLC_MAST
 struct cm_config_t {
     char *str[SCHEMA_COUNT];   /* string values (malloc'd) or NULL */
     int64_t num[SCHEMA_COUNT]; /* integer and boolean values */
+    char *ref[SCHEMA_COUNT];   /* secret name a value was resolved from, or NULL */
 };
 
 static int
@@ -153,7 +175,7 @@ cm_config_is_secret (const char *key)
     size_t len = strlen (last);
     static const char *suffixes[] = {"secret",     "password",    "passwd",     "passphrase",
                                      "token",      "private_key", "master_key", "api_key",
-                                     "secret_key", "saak",        "sask"};
+                                     "secret_key", "saak",        "sask",       "ionapi"};
     for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
         size_t slen = strlen (suffixes[i]);
         if (len >= slen && strcasecmp (last + len - slen, suffixes[i]) == 0)
@@ -451,8 +473,87 @@ load_env (cm_config_t *self, char *err, size_t err_cap)
     return 0;
 }
 
-cm_config_t *
-cm_config_load (const char *path, char *err, size_t err_cap)
+/*  Replaces every "secret:NAME" value with the secret NAME from the encrypted store
+    (secrets.file, default <data_dir>/secrets.enc), opened once with the master key. The
+    errors name the key and the secret, never a value. */
+static int
+resolve_secrets (cm_config_t *self, char *err, size_t err_cap)
+{
+    int rc = -1;
+    unsigned char *key = NULL;
+    cm_secrets_t *store = NULL;
+    char path[4096];
+    int file_idx = schema_find ("secrets.file");
+    for (size_t i = 0; i < SCHEMA_COUNT; i++) {
+        const char *name = s_schema[i].type == T_STR ? cm_secrets_ref (self->str[i]) : NULL;
+        if (!name)
+            continue;
+        if ((int)i == file_idx) {
+            snprintf (err, err_cap, "config key 'secrets.file' cannot itself be a secret");
+            goto out;
+        }
+        if (!cm_secrets_name_ok (name)) {
+            snprintf (err, err_cap, "config key '%s': '%.140s' is not a valid secret name",
+                      s_schema[i].key, name);
+            goto out;
+        }
+        if (!store) {
+            const char *file = self->str[file_idx];
+            const char *dir = self->str[schema_find ("data_dir")];
+            if (file && *file)
+                snprintf (path, sizeof path, "%s", file);
+            else
+                snprintf (path, sizeof path, "%s/secrets.enc", dir ? dir : ".");
+            char why[600];
+            key = cm_secrets_master_key (why, sizeof why);
+            store = key ? cm_secrets_open (path, key, false, why, sizeof why) : NULL;
+            if (!store) {
+                snprintf (err, err_cap, "config key '%s' = secret '%s': %s", s_schema[i].key, name,
+                          why);
+                goto out;
+            }
+        }
+        char *value = NULL;
+        size_t len = 0;
+        char why[600] = "";
+        int found = cm_secrets_get (store, name, &value, &len, why, sizeof why);
+        if (found <= 0) {
+            if (found == 0)
+                snprintf (err, err_cap,
+                          "config key '%s': secret '%s' is not in the secret store %s (add it "
+                          "with mlc-secrets)",
+                          s_schema[i].key, name, path);
+            else
+                snprintf (err, err_cap, "config key '%s' = secret '%s': %s", s_schema[i].key, name,
+                          why);
+            goto out;
+        }
+        char *ref = strdup (name);
+        char *copy = malloc (len + 1);
+        if (!ref || !copy) {
+            free (ref);
+            free (copy);
+            cm_secrets_value_free (&value);
+            snprintf (err, err_cap, "out of memory");
+            goto out;
+        }
+        memcpy (copy, value, len + 1);
+        cm_secrets_value_free (&value);
+        sodium_memzero (self->str[i], strlen (self->str[i]));
+        free (self->str[i]);
+        self->str[i] = copy;
+        free (self->ref[i]);
+        self->ref[i] = ref;
+    }
+    rc = 0;
+out:
+    cm_secrets_destroy (&store);
+    cm_secrets_key_free (&key);
+    return rc;
+}
+
+static cm_config_t *
+load_config (const char *path, bool resolve, char *err, size_t err_cap)
 {
     cm_config_t *self = calloc (1, sizeof *self);
     if (!self) {
@@ -473,6 +574,8 @@ cm_config_load (const char *path, char *err, size_t err_cap)
         goto fail;
     if (load_env (self, err, err_cap) != 0)
         goto fail;
+    if (resolve && resolve_secrets (self, err, err_cap) != 0)
+        goto fail;
     for (size_t i = 0; i < SCHEMA_COUNT; i++)
         if (s_schema[i].type == T_STR && self->str[i] &&
             check_value (self, (int)i, path ? path : "config", err, err_cap) != 0)
@@ -481,6 +584,26 @@ cm_config_load (const char *path, char *err, size_t err_cap)
 fail:
     cm_config_destroy (&self);
     return NULL;
+}
+
+cm_config_t *
+cm_config_load (const char *path, char *err, size_t err_cap)
+{
+    return load_config (path, true, err, err_cap);
+}
+
+cm_config_t *
+cm_config_load_unresolved (const char *path, char *err, size_t err_cap)
+{
+    return load_config (path, false, err, err_cap);
+}
+
+const char *
+cm_config_secret_ref (const cm_config_t *self, const char *key)
+{
+    int idx = schema_find (key);
+    assert (idx >= 0 && "config key not in the schema");
+    return idx >= 0 ? self->ref[idx] : NULL;
 }
 
 void
@@ -492,9 +615,10 @@ cm_config_destroy (cm_config_t **self_p)
     for (size_t i = 0; i < SCHEMA_COUNT; i++) {
         if (self->str[i]) {
             /*  Wipe values so secrets do not linger in freed memory. */
-            memset (self->str[i], 0, strlen (self->str[i]));
+            sodium_memzero (self->str[i], strlen (self->str[i]));
             free (self->str[i]);
         }
+        free (self->ref[i]);
     }
     free (self);
     *self_p = NULL;
@@ -550,7 +674,12 @@ cm_config_require (const cm_config_t *self, const char *const *keys, char *err, 
         if (!v || !*v) {
             char var[256];
             env_name (keys[i], var, sizeof var);
-            snprintf (err, err_cap, "missing required setting %s (env %s)", keys[i], var);
+            snprintf (err, err_cap,
+                      "missing required setting %s: set %s or %s in the config file%s", keys[i],
+                      var, keys[i],
+                      cm_config_is_secret (keys[i])
+                          ? " (as secret:NAME from the encrypted store, see mlc-secrets)"
+                          : "");
             return -1;
         }
     }

@@ -19,6 +19,22 @@ typedef struct cm_config_t cm_config_t;
     Returns the config, or NULL with a message naming the file and key in err. */
 cm_config_t *cm_config_load (const char *path, char *err, size_t err_cap);
 
+/*  Secret references: after the file and the environment, every string value of the form
+    "secret:NAME" (e.g. salesforce.client_secret = "secret:salesforce/client_secret",
+    cloudsuite.ionapi = "secret:ionapi/ACME_PRD") is replaced by the secret NAME from the
+    encrypted store (cm_secrets.h): the file secrets.file, default <data_dir>/secrets.enc,
+    opened with MLC_MASTER_KEY or MLC_MASTER_KEY_FILE. A missing key, a wrong key, a damaged
+    store or an unknown name makes cm_config_load fail with a message naming the config key
+    and the secret (never a value). The store is opened only when a reference exists. */
+
+/*  cm_config_load without resolving secret references: "secret:NAME" values stay as they
+    are (for mlc-secrets, which manages the store those references point into). */
+cm_config_t *cm_config_load_unresolved (const char *path, char *err, size_t err_cap);
+
+/*  The secret name the value of key was resolved from, or NULL when the value did not come
+    from the secret store. Borrowed. */
+const char *cm_config_secret_ref (const cm_config_t *self, const char *key);
+
 /*  Frees the config and sets *self_p to NULL. Accepts NULL. */
 void cm_config_destroy (cm_config_t **self_p);
 

@@ -14,7 +14,8 @@
 
 static const char *s_stage_names[] = {"extract", "transform", "load", "replay"};
 static const char *s_outcome_names[] = {"extracted", "transformed", "rejected",
-                                        "loaded",    "failed",      "retrying"};
+                                        "loaded",    "failed",      "retrying",
+                                        "skipped"};
 static const char *s_class_names[] = {"none", "retryable", "permanent"};
 
 const char *
@@ -26,7 +27,7 @@ cm_stage_name (cm_stage_t stage)
 const char *
 cm_outcome_name (cm_outcome_t outcome)
 {
-    return (unsigned)outcome < 6 ? s_outcome_names[outcome] : "unknown";
+    return (unsigned)outcome < CM_OUTCOME_COUNT ? s_outcome_names[outcome] : "unknown";
 }
 
 const char *
@@ -158,7 +159,7 @@ cm_event_encode (const cm_event_t *self, char **data, size_t *size)
     *data = NULL;
     *size = 0;
     if (self->envelope_size > CM_ENVELOPE_MAX_BYTES || (unsigned)self->stage > 3 ||
-        (unsigned)self->outcome > 5 || (unsigned)self->error_class > 2)
+        (unsigned)self->outcome >= CM_OUTCOME_COUNT || (unsigned)self->error_class > 2)
         return -1;
     msgpack_sbuffer sbuf;
     msgpack_sbuffer_init (&sbuf);
@@ -341,7 +342,7 @@ cm_event_decode (const void *data, size_t size, char *err, size_t err_cap)
     if (read_enum (m[E_STAGE], "stage", s_stage_names, 4, &e, err, err_cap) != 0)
         goto fail;
     self->stage = (cm_stage_t)e;
-    if (read_enum (m[E_OUT], "out", s_outcome_names, 6, &e, err, err_cap) != 0)
+    if (read_enum (m[E_OUT], "out", s_outcome_names, CM_OUTCOME_COUNT, &e, err, err_cap) != 0)
         goto fail;
     self->outcome = (cm_outcome_t)e;
     if (read_str (m[E_EID], "eid", false, &self->envelope_id, err, err_cap) != 0 ||

@@ -5,6 +5,7 @@
       v      uint  CM_EVENT_VERSION
       stage  str   "extract" | "transform" | "load" | "replay"
       out    str   "extracted" | "transformed" | "rejected" | "loaded" | "failed" | "retrying"
+                 | "skipped"
       eid    str   envelope id
       tenant str, entity str, key str, hash str, attempt uint
       at     int   ms epoch of the outcome
@@ -38,8 +39,10 @@ typedef enum {
     CM_OUTCOME_REJECTED,    /* transformer could not map it: dead letter */
     CM_OUTCOME_LOADED,      /* Salesforce accepted it */
     CM_OUTCOME_FAILED,      /* final failure at the loader: dead letter */
-    CM_OUTCOME_RETRYING     /* a retryable failure; the loader will try again */
+    CM_OUTCOME_RETRYING,    /* a retryable failure; the loader will try again */
+    CM_OUTCOME_SKIPPED      /* the mapping routes the record nowhere: done, nothing to load */
 } cm_outcome_t;
+#define CM_OUTCOME_COUNT 7     /* number of cm_outcome_t values */
 
 typedef enum { CM_ERR_NONE, CM_ERR_RETRYABLE, CM_ERR_PERMANENT } cm_error_class_t;
 

@@ -474,6 +474,10 @@ url_host (const char *url, char *scheme, size_t scap, char *host, size_t hcap)
         const char *rest = close + 1;
         if (rest < h + hlen && *rest != ':')
             return -1;
+        /*  The port after "]:" is digits, as for a plain host below. */
+        for (const char *p = rest + 1; p < h + hlen; p++)
+            if (!isdigit ((unsigned char)*p))
+                return -1;
         return 0;
     }
     const char *colon = memchr (h, ':', hlen);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cm_log.h"
+#include "cm_time.h"
 
 #define CS_AUTH_DEFAULT_TTL_S 7200 /* when the server omits expires_in (Infor default) */
 
@@ -17,6 +18,10 @@ struct cs_auth_t {
     int64_t margin_ms;               /* renew this long before expiry */
     cm_token_t token;                /* current token, if any */
     uint64_t requests;               /* token requests sent */
+    int64_t refused_until_ms;        /* no password grant before this (mono ms) */
+    int64_t refused_wait_ms;         /* the current cool-down after a refusal */
+    char refused[512];               /* why the credentials were refused */
+    int64_t renewed_at_ms;           /* when a 401 last threw the token away (mono ms) */
 };
 
 cs_auth_t *
@@ -105,7 +110,8 @@ s_request (cs_auth_t *self, const char *grant, char *form, char *err, size_t err
         snprintf (err, err_cap, "out of memory building the token request");
         return CM_OAUTH_UNAVAILABLE;
     }
-    self->requests++;
+    /* relaxed atomics: a metrics thread may read the counter (cs_auth_requests) */
+    __atomic_add_fetch (&self->requests, 1, __ATOMIC_RELAXED);
     cm_token_t fresh = {0};
     cm_oauth_result_t rc =
         cm_oauth_request (self->http, self->policy, cs_ionapi_token_url (self->ionapi), form, NULL,
@@ -122,7 +128,7 @@ s_request (cs_auth_t *self, const char *grant, char *form, char *err, size_t err
         cm_info ("EXT_TOKEN", "tenant=%s grant=%s ttl_s=%lld requests=%llu",
                  cs_ionapi_tenant (self->ionapi), grant,
                  (long long)((fresh.expires_at_ms - fresh.issued_at_ms) / 1000),
-                 (unsigned long long)self->requests);
+                 (unsigned long long)cs_auth_requests (self));
     } else
         cm_token_clear (&fresh);
     return rc;
@@ -163,8 +169,17 @@ cs_auth_token (cs_auth_t *self, const char **token, char *err, size_t err_cap)
                  cs_ionapi_tenant (self->ionapi), why);
         cm_token_clear (&self->token);
     }
+    int64_t now = cm_mono_ms ();
+    if (self->refused_until_ms > now) {
+        /* the same credentials were refused a moment ago: do not spend the token limit */
+        snprintf (err, err_cap, "%s (not retried for another %lld s)", self->refused,
+                  (long long)((self->refused_until_ms - now + 999) / 1000));
+        return CM_OAUTH_REJECTED;
+    }
     rc = s_request (self, "password", cs_auth_password_form (self->ionapi), err, err_cap);
     if (rc == CM_OAUTH_OK) {
+        self->refused_until_ms = 0;
+        self->refused_wait_ms = 0;
         *token = self->token.access_token;
         return rc;
     }
@@ -175,23 +190,34 @@ cs_auth_token (cs_auth_t *self, const char **token, char *err, size_t err_cap)
                   "tenant %s: the token endpoint refused the service account credentials "
                   "(check ci/cs/saak/sask in the .ionapi file): %s",
                   cs_ionapi_tenant (self->ionapi), detail);
+        snprintf (self->refused, sizeof self->refused, "%s", err);
+        self->refused_wait_ms =
+            self->refused_wait_ms ? self->refused_wait_ms * 2 : CS_AUTH_REFUSED_MIN_MS;
+        if (self->refused_wait_ms > CS_AUTH_REFUSED_MAX_MS)
+            self->refused_wait_ms = CS_AUTH_REFUSED_MAX_MS;
+        self->refused_until_ms = cm_mono_ms () + self->refused_wait_ms;
     }
     return rc;
 }
 
-void
+bool
 cs_auth_invalidate (cs_auth_t *self)
 {
+    int64_t now = cm_mono_ms ();
+    if (self->renewed_at_ms && now - self->renewed_at_ms < CS_AUTH_RENEW_GUARD_MS)
+        return false;
+    self->renewed_at_ms = now;
     if (self->token.access_token) {
         sodium_memzero (self->token.access_token, strlen (self->token.access_token));
         free (self->token.access_token);
         self->token.access_token = NULL;
     }
     self->token.expires_at_ms = 0;
+    return true;
 }
 
 uint64_t
 cs_auth_requests (const cs_auth_t *self)
 {
-    return self->requests;
+    return __atomic_load_n (&self->requests, __ATOMIC_RELAXED);
 }

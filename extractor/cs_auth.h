@@ -5,16 +5,25 @@
     refresh_token grant when the server issued a refresh token (falling back to a new
     password grant when the refresh is refused). After a 401 the caller invalidates the
     token so the next cs_auth_token gets a fresh one. Token requests are counted so the
-    documented limit (20 per minute) can be watched. */
+    documented limits (20 per minute, 1,000 per day) can be watched, and two guards keep a
+    broken setup from spending them: after the service account credentials were refused, no
+    new password grant is sent for a cool-down (60 s, doubling up to an hour, reset by a
+    success), and a token is thrown away after a 401 at most once per
+    CS_AUTH_RENEW_GUARD_MS. */
 #ifndef CS_AUTH_H
 #define CS_AUTH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "cm_http.h"
 #include "cm_oauth.h"
 #include "cs_ionapi.h"
+
+#define CS_AUTH_REFUSED_MIN_MS 60000   /* first cool-down after refused credentials */
+#define CS_AUTH_REFUSED_MAX_MS 3600000 /* longest cool-down */
+#define CS_AUTH_RENEW_GUARD_MS 30000   /* a 401 renews the token at most this often */
 
 typedef struct cs_auth_t cs_auth_t;
 
@@ -32,10 +41,14 @@ void cs_auth_destroy (cs_auth_t **self_p);
     in err (CM_OAUTH_REJECTED: the credentials were refused, fix the .ionapi file). */
 cm_oauth_result_t cs_auth_token (cs_auth_t *self, const char **token, char *err, size_t err_cap);
 
-/*  Forgets the current access token (after a 401); the refresh token is kept. */
-void cs_auth_invalidate (cs_auth_t *self);
+/*  Forgets the current access token after a 401 (the refresh token is kept) so the next
+    cs_auth_token gets a new one. Returns true when it did; false when a 401 already renewed
+    the token less than CS_AUTH_RENEW_GUARD_MS ago (a new token would not help: the gateway
+    refuses this client, and renewing on every call would exhaust the token limits). */
+bool cs_auth_invalidate (cs_auth_t *self);
 
-/*  Number of token requests sent so far (password and refresh grants). */
+/*  Number of token requests sent so far (password and refresh grants). Safe to call from
+    another thread (e.g. a metrics sampler). */
 uint64_t cs_auth_requests (const cs_auth_t *self);
 
 /*  Builds the password-grant form body, every value form-encoded. Returns a malloc'd

@@ -141,7 +141,8 @@ s_value_text (const cJSON *v)
     if (cJSON_IsNumber (v)) {
         char num[64];
         double d = v->valuedouble;
-        if (d == (double)(int64_t)d && d > -9e15 && d < 9e15)
+        /*  Range first: converting a double outside int64_t (1e300) is undefined. */
+        if (d > -9e15 && d < 9e15 && d == (double)(int64_t)d)
             snprintf (num, sizeof num, "%" PRId64, (int64_t)d);
         else
             snprintf (num, sizeof num, "%.17g", d);
@@ -213,7 +214,9 @@ cs_ido_parse (const char *body, size_t len, char *err, size_t err_cap)
     }
     const cJSON *success = cJSON_GetObjectItemCaseSensitive (root, "Success");
     const cJSON *message = cJSON_GetObjectItemCaseSensitive (root, "Message");
-    if (cJSON_IsFalse (success)) {
+    /* some gateways and older releases send the flag as text */
+    if (cJSON_IsFalse (success) || (cJSON_IsString (success) && success->valuestring &&
+                                    strcasecmp (success->valuestring, "false") == 0)) {
         char ex[CS_IDO_EXCERPT * 4 + 8];
         const char *m = cJSON_IsString (message) && message->valuestring ? message->valuestring
                                                                          : "(no Message)";
@@ -404,10 +407,9 @@ cs_ido_load (cs_ido_t *self, const cs_ido_query_t *query, cs_ido_page_t **page, 
         int hrc = cm_http_perform (self->http, &req, &resp);
         sodium_memzero (auth_hdr, CS_IDO_MAX_HEADER);
 
-        if (hrc == 0 && resp.status == 401 && !renewed) {
+        if (hrc == 0 && resp.status == 401 && !renewed && cs_auth_invalidate (self->auth)) {
             /* expired or revoked token: renew once and retry, not counted as an attempt */
             cm_warn ("EXT_TOKEN_REJECTED", "%s status=401 action=renew", what);
-            cs_auth_invalidate (self->auth);
             renewed = true;
             attempt--;
             cm_http_response_clear (&resp);
@@ -431,13 +433,16 @@ cs_ido_load (cs_ido_t *self, const cs_ido_query_t *query, cs_ido_page_t **page, 
         goto out;
     }
     if (resp.status == 401) {
-        char head[192];
-        snprintf (head, sizeof head, "%s: refused with 401 even with a new token", what);
+        char head[320];
+        snprintf (head, sizeof head,
+                  "%s: refused with 401 even with a new token (the ION API client may lack "
+                  "access to this API)",
+                  what);
         s_body_error (head, resp.body, resp.body_len, err, err_cap);
         goto out;
     }
     if (resp.status < 200 || resp.status > 299) {
-        char head[192];
+        char head[320];
         snprintf (head, sizeof head, "%s: HTTP %ld", what, resp.status);
         s_body_error (head, resp.body, resp.body_len, err, err_cap);
         goto out;

@@ -136,6 +136,11 @@ cs_ionapi_parse (const char *name, const char *text, size_t len, bool allow_http
                   CS_IONAPI_MAX_BYTES);
         goto fail;
     }
+    /* a file saved by a Windows editor may start with a UTF-8 byte order mark */
+    if (len >= 3 && memcmp (text, "\xEF\xBB\xBF", 3) == 0) {
+        text += 3;
+        len -= 3;
+    }
     root = cJSON_ParseWithLength (text, len);
     if (!root) {
         snprintf (err, err_cap, "%s: invalid JSON (near byte %ld)", name,

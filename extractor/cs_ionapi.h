@@ -2,7 +2,8 @@
 
     The file is the JSON object an Infor admin downloads for a "Backend Service" app. The
     required fields ti, ci, cs, iu, pu, ot, saak and sask must be non-empty strings;
-    undocumented fields (cn, oa, or, dt, ev, v, ru, ...) are ignored. URLs must be https;
+    undocumented fields (cn, oa, or, dt, ev, v, ru, ...) are ignored, and so is a leading
+    UTF-8 byte order mark. URLs must be https;
     plain http is accepted only to a loopback host when allow_http is set (simulators).
     The secrets (cs, saak, sask) are wiped from memory when the object is destroyed and
     never appear in error messages. */
@@ -21,8 +22,9 @@ typedef struct cs_ionapi_t cs_ionapi_t;
     a message naming the file and the offending field in err. */
 cs_ionapi_t *cs_ionapi_load (const char *path, bool allow_http, char *err, size_t err_cap);
 
-/*  Validates .ionapi JSON text already in memory; `name` names it in messages (the
-    path). Same contract as cs_ionapi_load. */
+/*  Validates .ionapi JSON text already in memory (e.g. decrypted from the secret store);
+    `name` names it in messages (the path, or "secret ionapi/ACME_PRD"). Same contract as
+    cs_ionapi_load. */
 cs_ionapi_t *cs_ionapi_parse (const char *name, const char *text, size_t len, bool allow_http,
                               char *err, size_t err_cap);
 

@@ -67,11 +67,12 @@ s_event (ex_output_t *self, const cm_envelope_t *env)
     if (!ev || cm_event_encode (ev, &buf, &size) ||
         cm_zsock_send (self->events, buf, size, timeout)) {
         self->events_stalled = ev && buf;
-        self->events_dropped++;
+        /* relaxed atomics: a metrics thread may read the counters */
+        uint64_t dropped = __atomic_add_fetch (&self->events_dropped, 1, __ATOMIC_RELAXED);
         /* the first and then every 1000th, so a missing replayer does not flood the log */
-        if (self->events_dropped % 1000 == 1)
+        if (dropped % 1000 == 1)
             cm_warn ("EXT_EVENT_DROPPED", "tenant=%s entity=%s key=%s dropped=%llu reason=%s",
-                     env->tenant, env->entity, env->key, (unsigned long long)self->events_dropped,
+                     env->tenant, env->entity, env->key, (unsigned long long)dropped,
                      ev && buf ? "events socket full or unreachable" : "encoding failed");
     } else
         self->events_stalled = false;
@@ -98,7 +99,7 @@ ex_output_emit (const cm_envelope_t *env, void *arg)
                       env->entity, env->key, zmq_strerror (errno));
         return -1;
     }
-    self->sent++;
+    __atomic_add_fetch (&self->sent, 1, __ATOMIC_RELAXED);
     s_event (self, env);
     return 0;
 }
@@ -106,11 +107,11 @@ ex_output_emit (const cm_envelope_t *env, void *arg)
 uint64_t
 ex_output_sent (const ex_output_t *self)
 {
-    return self->sent;
+    return __atomic_load_n (&self->sent, __ATOMIC_RELAXED);
 }
 
 uint64_t
 ex_output_events_dropped (const ex_output_t *self)
 {
-    return self->events_dropped;
+    return __atomic_load_n (&self->events_dropped, __ATOMIC_RELAXED);
 }

@@ -8,6 +8,7 @@
 #include "cm_log.h"
 #include "cm_signal.h"
 #include "cm_time.h"
+#include "ex_lease.h"
 
 #define EX_POLLER_MAX_NAME 128 /* longest IDO or property name */
 
@@ -40,10 +41,14 @@ ex_entity_from_config (const cm_config_t *cfg, const char *entity, ex_entity_t *
     ent->properties = cm_config_str (cfg, S_KEY ("properties"));
     ent->key = cm_config_str (cfg, S_KEY ("key"));
     ent->watermark = cm_config_str (cfg, S_KEY ("watermark"));
-#undef S_KEY
     ent->page_size = (int)cm_config_int (cfg, "cloudsuite.page_size");
     ent->overlap_s = (int)cm_config_int (cfg, "cloudsuite.overlap_s");
+    ent->poll_interval_s = (int)cm_config_int (cfg, S_KEY ("poll_interval_s"));
+    if (ent->poll_interval_s <= 0)
+        ent->poll_interval_s = (int)cm_config_int (cfg, "cloudsuite.poll_interval_s");
+    ent->full_interval_s = (int)cm_config_int (cfg, "cloudsuite.full_sync_interval_s");
     return 0;
+#undef S_KEY
 }
 
 static bool
@@ -287,6 +292,11 @@ s_envelope (ex_poller_t *self, const cs_ido_page_t *page, size_t i, bool *skip, 
             const char *name = cs_ido_page_prop_name (page, i, p);
             if (name[0] == '_')
                 continue; /* _ItemId and other row metadata change without the record */
+            /* an empty or repeated name (a malformed answer) would make an envelope every
+               decoder refuses, and the record would be lost: keep the first, as
+               cs_ido_page_get does */
+            if (name[0] == '\0' || cm_envelope_field (env, name))
+                continue;
             if (cm_envelope_add_field (env, name, cs_ido_page_prop_value (page, i, p)))
                 goto oom;
         }
@@ -325,8 +335,9 @@ s_page (ex_poller_t *self, const cs_ido_page_t *page, ex_emit_fn *emit, void *em
             cm_warn ("EXT_BAD_WATERMARK", "tenant=%s entity=%s key=%s property=%s value=%s",
                      self->tenant, self->entity, env->key, self->watermark,
                      wm ? "unparsable" : "absent");
+        /* unchanged: the confirmed hash, or the pending one (the lease owns that) */
         int changed =
-            ex_state_changed (self->state, self->entity, env->key, env->hash, err, err_cap);
+            ex_lease_changed (self->state, self->entity, env->key, env->hash, err, err_cap);
         if (changed < 0) {
             cm_envelope_destroy (&env);
             return -1;
@@ -339,8 +350,9 @@ s_page (ex_poller_t *self, const cs_ido_page_t *page, ex_emit_fn *emit, void *em
                 return -1;
             }
             stats->emitted++;
-            if (ex_state_stage_hash (self->state, self->entity, env->key, env->hash)) {
-                snprintf (err, err_cap, "record key too long for the state");
+            /* pending until the replayer confirms its outcome (docs/delivery.md) */
+            if (ex_lease_stage (self->state, env, cm_now_ms ())) {
+                snprintf (err, err_cap, "record key too long for the state, or the envelope does not encode");
                 cm_envelope_destroy (&env);
                 return -1;
             }
@@ -364,6 +376,7 @@ ex_poller_poll (ex_poller_t *self, bool full, ex_emit_fn *emit, void *emit_arg,
     int64_t max_ms = INT64_MIN;
 
     memset (stats, 0, sizeof *stats);
+    stats->full = true; /* until a stored watermark gives a filter */
     filter[0] = '\0';
     int has = ex_state_watermark (self->state, self->entity, stored, sizeof stored, err, err_cap);
     if (has < 0)
@@ -374,6 +387,7 @@ ex_poller_poll (ex_poller_t *self, bool full, ex_emit_fn *emit, void *emit_arg,
             goto out;
         }
         max_ms = stored_ms;
+        stats->full = full;
         if (!full) {
             char from[32];
             cm_time_format_sql (stored_ms - (int64_t)self->overlap_s * 1000, from);
@@ -409,7 +423,9 @@ ex_poller_poll (ex_poller_t *self, bool full, ex_emit_fn *emit, void *emit_arg,
             }
             max_ms = page_max;
         }
-        if (ex_state_commit (self->state, err, err_cap)) {
+        /* not fsync'd: after a machine crash the state may only fall back (re-emitting a
+           few pages); the caller syncs once per poll (ex_state_set_times) */
+        if (ex_state_commit (self->state, false, err, err_cap)) {
             ex_state_discard (self->state);
             goto out;
         }

@@ -45,6 +45,8 @@ typedef struct {
     const char *watermark;  /* watermark property, e.g. "RecordDate" */
     int page_size;          /* recordcap, > 0 */
     int overlap_s;          /* overlap window, >= 0 */
+    int poll_interval_s;    /* seconds between incremental polls, > 0 */
+    int full_interval_s;    /* seconds between full reconciliation passes, 0 = never */
 } ex_entity_t;
 
 /*  Counts of one poll. */
@@ -55,10 +57,12 @@ typedef struct {
     size_t skipped; /* items without a usable key, not emitted */
     size_t pages;   /* pages loaded */
     int64_t ms;     /* duration */
+    bool full;      /* read without the watermark filter (a full pass or the first poll) */
 } ex_poll_stats_t;
 
-/*  Fills ent from the cloudsuite.<entity>.* keys and cloudsuite.page_size/overlap_s.
-    Returns 0. */
+/*  Fills ent from the cloudsuite.<entity>.* keys and cloudsuite.page_size, overlap_s,
+    poll_interval_s (when cloudsuite.<entity>.poll_interval_s is 0) and
+    full_sync_interval_s. Returns 0. */
 int ex_entity_from_config (const cm_config_t *cfg, const char *entity, ex_entity_t *ent);
 
 /*  Creates a poller. Validates the names (IDO, properties, key, watermark: letters, digits,

@@ -2,14 +2,20 @@
 
     Per entity a watermark, "w/<entity>" -> the largest watermark-property value (SQL
     datetime text) that has been handed on; per record a content hash,
-    "h/<entity>/<key>" -> 32 hex chars. A record is emitted when its hash differs from the
-    stored one. Changes are staged while a page is emitted and committed in one atomic
-    batch after its records were handed to the socket, so neither a hash nor the watermark
+    "h/<entity>/<key>" -> 32 hex chars; per entity its schedule, "t/<entity>" -> "<last poll
+    ms> <last full pass ms>" (wall clock, so it survives a restart); per entity its last poll
+    record, "p/<entity>" -> JSON (ex_progress.h; read by mlc-status). A record is emitted when its
+   hash differs from the stored one. Changes are staged while a page is emitted and committed in one
+   atomic batch after its records were handed to the socket, so neither a hash nor the watermark
     ever records something that was not handed on. */
 #ifndef EX_STATE_H
 #define EX_STATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include "cm_store.h"
 
 #define EX_STATE_MAX_KEY 1024 /* longest record key accepted */
 
@@ -19,6 +25,19 @@ typedef struct ex_state_t ex_state_t;
     must be a plain name (letters, digits, '_', '-', '.'). Returns NULL with a message
     naming the path in err. */
 ex_state_t *ex_state_open (const char *data_dir, const char *tenant, char *err, size_t err_cap);
+
+/*  The store's directory (data_dir/extractor/<tenant>). Borrowed. */
+const char *ex_state_path (const ex_state_t *self);
+
+/*  Reads when the last successful poll and the last successful full pass of entity started
+    (epoch ms, 0 when never). Returns 0, or -1 on a store error or a corrupt value (err). */
+int ex_state_times (ex_state_t *self, const char *entity, int64_t *last_poll_ms,
+                    int64_t *last_full_ms, char *err, size_t err_cap);
+
+/*  Writes both times of entity at once (fsync'd, outside the staged batch; this also makes
+    every earlier unsynced commit durable). 0, or -1. */
+int ex_state_set_times (ex_state_t *self, const char *entity, int64_t last_poll_ms,
+                        int64_t last_full_ms, char *err, size_t err_cap);
 
 /*  Discards staged changes, closes the store and sets *self_p to NULL. Accepts NULL. */
 void ex_state_destroy (ex_state_t **self_p);
@@ -41,10 +60,39 @@ int ex_state_stage_watermark (ex_state_t *self, const char *entity, const char *
 /*  Number of staged changes. */
 size_t ex_state_staged (const ex_state_t *self);
 
-/*  Writes the staged changes atomically (fsync'd) and clears them. 0, or -1 with err. */
-int ex_state_commit (ex_state_t *self, char *err, size_t err_cap);
+/*  Writes the staged changes atomically and clears them; sync: fsync the write-ahead log
+    first. An unsynced commit survives a crash of the process but not of the machine: the
+    state may then fall back to an older commit, so records are emitted again (a duplicate
+    downstream absorbs), never skipped. ex_state_set_times always syncs, which makes every
+    earlier commit durable too. 0, or -1 with err. */
+int ex_state_commit (ex_state_t *self, bool sync, char *err, size_t err_cap);
 
 /*  Drops the staged changes (their records were not all handed on). */
 void ex_state_discard (ex_state_t *self);
+
+/*  For ex_lease (pending entries, "l/<entity>/<key>"): the store and the staged batch
+    (borrowed), and the lock that ex_state_commit holds while it writes, so the lease
+    thread's read-modify-writes never interleave with a commit. */
+cm_store_t *ex_state_store (ex_state_t *self);
+cm_store_batch_t *ex_state_batch (ex_state_t *self);
+void ex_state_lock (ex_state_t *self);
+void ex_state_unlock (ex_state_t *self);
+
+/*  Opens the state of `tenant` read-only (no directory is created; works while the
+    extractor holds the store; sees what was committed at the open). For readers such as
+    mlc-status. NULL with a message naming the path in err. */
+ex_state_t *ex_state_open_read_only (const char *data_dir, const char *tenant, char *err,
+                                     size_t err_cap);
+
+#define EX_STATE_MAX_POLL 4096 /* longest poll record accepted */
+
+/*  Writes entity's poll record, "p/<entity>" -> JSON text (see ex_progress.h), unsynced
+    (the next ex_state_set_times makes it durable). 0, or -1 (err). */
+int ex_state_set_poll (ex_state_t *self, const char *entity, const char *json, char *err,
+                       size_t err_cap);
+
+/*  Reads entity's poll record: 1 and a malloc'd NUL-terminated *json (caller frees), 0
+    when none, -1 on a store error or an over-long value (err). */
+int ex_state_poll (ex_state_t *self, const char *entity, char **json, char *err, size_t err_cap);
 
 #endif

@@ -10,9 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
 #include <sodium.h>
 
 #include "sf_collections.h"
+
+#define LD_CHILD_WAIT_MS 2000 /* default: children held behind due parents at most this long */
 
 //  One (tenant, sObject, external-ID field): the records that can share a call.
 typedef struct {
@@ -23,6 +26,7 @@ typedef struct {
     ld_item_t *tail;    /* newest listed record */
     size_t count;       /* records in the list */
     size_t out;         /* records of this group in flight at the caller */
+    bool children;      /* some record named a parent: served after due parent groups */
 } ld_group_t;
 
 struct ld_batcher_t {
@@ -34,6 +38,10 @@ struct ld_batcher_t {
     size_t count;               /* records held: listed plus chained versions */
     ld_item_t **index;          /* live item per record key, chained by hnext */
     size_t index_mask;          /* bucket count - 1 (a power of two) */
+    ld_item_t **cand;           /* scratch: a group's ready records (ld_batcher_take) */
+    size_t *sib_next;           /* scratch: next candidate with the same parent hash, + 1 */
+    size_t *sib_head;           /* scratch: first candidate per parent-hash bucket, + 1 */
+    size_t scratch_cap;         /* candidates the scratch arrays hold */
 };
 
 static uint64_t
@@ -46,6 +54,39 @@ s_hash_str (uint64_t h, const char *s)
             break;
     }
     return h;
+}
+
+//  Finds the payload's first parent reference ("Account":{"CloudSuite_Key__c":"X"}) and
+//  keeps it as "Account\x1fX": records naming the same parent are siblings.
+static void
+s_parent_of (ld_item_t *self)
+{
+    const char *payload = self->env->payload;
+    if (!payload)
+        return;
+    cJSON *json =
+        cJSON_ParseWithLength (payload, strnlen (payload, SF_COLLECTIONS_MAX_PAYLOAD + 1));
+    const cJSON *member;
+    const cJSON *root = cJSON_IsObject (json) ? json : NULL;
+    cJSON_ArrayForEach (member, root)
+    {
+        if (!cJSON_IsObject (member) || !member->string)
+            continue;
+        const cJSON *kid;
+        cJSON_ArrayForEach (kid, member)
+        {
+            if (!kid->string || strcmp (kid->string, "attributes") == 0 || !cJSON_IsString (kid))
+                continue;
+            if (asprintf (&self->parent, "%s\x1f%s", member->string, kid->valuestring) < 0)
+                self->parent = NULL;
+            else
+                self->parent_hash = s_hash_str (1469598103934665603ULL, self->parent) | 1;
+            break;
+        }
+        if (self->parent)
+            break;
+    }
+    cJSON_Delete (json);
 }
 
 ld_item_t *
@@ -61,6 +102,7 @@ ld_item_new (cm_envelope_t **env_p, char **bytes_p, size_t size, int64_t now)
     *bytes_p = NULL;
     self->size = size;
     self->received_ms = now;
+    s_parent_of (self);
     uint64_t h = 1469598103934665603ULL;
     h = s_hash_str (h, self->env->tenant);
     h = s_hash_str (h, self->env->sobject);
@@ -79,6 +121,7 @@ ld_item_destroy (ld_item_t **self_p)
         ld_item_t *later = self->later;
         cm_envelope_destroy (&self->env);
         free (self->bytes);
+        free (self->parent);
         free (self);
         self = later;
     }
@@ -126,6 +169,10 @@ ld_batcher_new (const ld_batcher_config_t *config)
         c->backoff_base_ms = 1;
     if (c->backoff_max_ms < c->backoff_base_ms)
         c->backoff_max_ms = c->backoff_base_ms;
+    if (c->bulk_max == 0 || c->bulk_max > c->capacity)
+        c->bulk_max = c->capacity;
+    if (c->child_wait_ms <= 0)
+        c->child_wait_ms = LD_CHILD_WAIT_MS;
     size_t buckets = 64;
     while (buckets < c->capacity && buckets < ((size_t)1 << 24))
         buckets *= 2;
@@ -148,6 +195,9 @@ ld_batcher_destroy (ld_batcher_t **self_p)
         s_group_destroy (&self->groups[i]);
     free (self->groups);
     free (self->index);
+    free (self->cand);
+    free (self->sib_next);
+    free (self->sib_head);
     free (self);
     *self_p = NULL;
 }
@@ -226,6 +276,8 @@ s_group_append (ld_group_t *g, ld_item_t *item)
 {
     item->next = NULL;
     item->group = g;
+    if (item->parent)
+        g->children = true;
     if (g->tail)
         g->tail->next = item;
     else
@@ -325,45 +377,198 @@ s_group_due (const ld_batcher_t *self, const ld_group_t *g, int64_t now, bool dr
     return false;
 }
 
-size_t
-ld_batcher_next (ld_batcher_t *self, int64_t now, bool drain, ld_item_t **items, size_t cap)
+//  A child group whose oldest ready record has waited this long past its flush time is
+//  served like a parent group (children never starve behind a long parent backfill).
+static bool
+s_child_aged (const ld_batcher_t *self, const ld_group_t *g, int64_t now)
 {
-    assert (self && items && cap >= self->config.batch_size);
+    for (const ld_item_t *item = g->head; item; item = item->next)
+        if (s_ready (item, now, false) &&
+            s_flush_at (self, item) + self->config.child_wait_ms <= now)
+            return true;
+    return false;
+}
+
+//  The group to serve next: a due parent group (or aged child group) in round-robin
+//  order, else the first due child group. NULL when none is due.
+static ld_group_t *
+s_choose (ld_batcher_t *self, int64_t now, bool drain, ld_batcher_accept_fn *accept, void *arg,
+          size_t *index_out)
+{
+    ld_group_t *child = NULL;
+    size_t child_index = 0;
     for (size_t k = 0; k < self->group_count; k++) {
         size_t index = (self->next_group + k) % self->group_count;
         ld_group_t *g = self->groups[index];
+        if (accept && !accept (arg, g->tenant))
+            continue;
         if (!s_group_due (self, g, now, drain))
             continue;
-        size_t n = 0;
-        ld_item_t *prev = NULL;
-        ld_item_t *item = g->head;
-        while (item && n < self->config.batch_size) {
-            ld_item_t *next = item->next;
-            if (s_ready (item, now, drain)) {
-                if (prev)
-                    prev->next = next;
-                else
-                    g->head = next;
-                if (g->tail == item)
-                    g->tail = prev;
-                item->next = NULL;
-                items[n++] = item;
-            } else
-                prev = item;
-            item = next;
+        if (!g->children || drain || s_child_aged (self, g, now)) {
+            *index_out = index;
+            return g;
         }
-        assert (n > 0); //  a due group has a ready record
-        g->count -= n;
-        g->out += n;
-        self->count -= n;
-        self->next_group = (index + 1) % self->group_count;
-        return n;
+        if (!child) {
+            child = g;
+            child_index = index;
+        }
+    }
+    *index_out = child_index;
+    return child;
+}
+
+//  Picks item for the batch.
+static void
+s_pick (ld_item_t *item, ld_item_t **items, size_t *n)
+{
+    item->picked = true;
+    items[(*n)++] = item;
+}
+
+static bool
+s_siblings (const ld_item_t *a, const ld_item_t *b)
+{
+    return a->parent_hash == b->parent_hash && a->parent && b->parent &&
+           strcmp (a->parent, b->parent) == 0;
+}
+
+//  Grows the scratch arrays to hold need candidates (bucket count 2 * cap). -1 on OOM.
+static int
+s_scratch (ld_batcher_t *self, size_t need)
+{
+    if (need <= self->scratch_cap)
+        return 0;
+    size_t cap = self->scratch_cap ? self->scratch_cap : 256;
+    while (cap < need)
+        cap *= 2;
+    ld_item_t **cand = realloc (self->cand, cap * sizeof *cand);
+    if (cand)
+        self->cand = cand;
+    size_t *next = realloc (self->sib_next, cap * sizeof *next);
+    if (next)
+        self->sib_next = next;
+    size_t *head = realloc (self->sib_head, 2 * cap * sizeof *head);
+    if (head)
+        self->sib_head = head;
+    if (!cand || !next || !head)
+        return -1;
+    self->scratch_cap = cap;
+    return 0;
+}
+
+//  A Collections batch: the ready records in arrival order, each record that names a
+//  parent followed by its ready siblings. One pass over the group and a hash of the
+//  candidates' parents, so the cost is linear in the group, not in group x batch.
+//  Returns 0, or -1 when out of memory (nothing picked).
+static int
+s_collections_pick (ld_batcher_t *self, ld_group_t *g, int64_t now, bool drain, ld_item_t **items,
+                    size_t *n)
+{
+    size_t max = self->config.batch_size;
+    size_t count = 0;
+    if (s_scratch (self, g->count) != 0)
+        return -1;
+    for (ld_item_t *item = g->head; item; item = item->next)
+        if (s_ready (item, now, drain))
+            self->cand[count++] = item;
+    size_t mask = 1;
+    while (mask < 2 * count)
+        mask *= 2;
+    mask--;
+    memset (self->sib_head, 0, (mask + 1) * sizeof *self->sib_head);
+    //  Chains in arrival order: built back to front
+    for (size_t i = count; i-- > 0;) {
+        const ld_item_t *c = self->cand[i];
+        self->sib_next[i] = 0;
+        if (!c->parent)
+            continue;
+        size_t b = (size_t)c->parent_hash & mask;
+        self->sib_next[i] = self->sib_head[b];
+        self->sib_head[b] = i + 1;
+    }
+    for (size_t i = 0; i < count && *n < max; i++) {
+        ld_item_t *item = self->cand[i];
+        if (item->picked)
+            continue;
+        s_pick (item, items, n);
+        if (!item->parent)
+            continue;
+        //  Its ready siblings join it, so one Account's children share a call
+        for (size_t j = self->sib_next[i]; j && *n < max; j = self->sib_next[j - 1]) {
+            ld_item_t *sib = self->cand[j - 1];
+            if (!sib->picked && s_siblings (item, sib))
+                s_pick (sib, items, n);
+        }
     }
     return 0;
 }
 
+size_t
+ld_batcher_take (ld_batcher_t *self, int64_t now, bool drain, ld_batcher_accept_fn *accept,
+                 void *arg, ld_item_t **items, size_t cap, ld_batch_kind_t *kind)
+{
+    assert (self && items && cap >= self->config.batch_size);
+    ld_batch_kind_t scratch;
+    if (!kind)
+        kind = &scratch;
+    *kind = LD_BATCH_COLLECTIONS;
+    size_t index;
+    ld_group_t *g = s_choose (self, now, drain, accept, arg, &index);
+    if (!g)
+        return 0;
+    size_t n = 0;
+    size_t threshold = self->config.bulk_threshold;
+    if (threshold > 0 && cap >= threshold) {
+        size_t bulk_ready = 0;
+        for (const ld_item_t *item = g->head; item && bulk_ready < threshold; item = item->next)
+            bulk_ready += s_ready (item, now, drain) && !item->no_bulk;
+        if (bulk_ready >= threshold) {
+            *kind = LD_BATCH_BULK;
+            size_t max = self->config.bulk_max < cap ? self->config.bulk_max : cap;
+            for (ld_item_t *item = g->head; item && n < max; item = item->next)
+                if (s_ready (item, now, drain) && !item->no_bulk)
+                    s_pick (item, items, &n);
+        }
+    }
+    if (*kind == LD_BATCH_COLLECTIONS && s_collections_pick (self, g, now, drain, items, &n) != 0) {
+        //  No memory for the sibling index: plain arrival order
+        for (ld_item_t *item = g->head; item && n < self->config.batch_size; item = item->next)
+            if (s_ready (item, now, drain))
+                s_pick (item, items, &n);
+    }
+    assert (n > 0); //  a due group has a ready record
+    //  Unlink the picked records, keeping the others in order
+    ld_item_t *prev = NULL;
+    for (ld_item_t *item = g->head; item;) {
+        ld_item_t *next = item->next;
+        if (item->picked) {
+            if (prev)
+                prev->next = next;
+            else
+                g->head = next;
+            if (g->tail == item)
+                g->tail = prev;
+            item->next = NULL;
+            item->picked = false;
+        } else
+            prev = item;
+        item = next;
+    }
+    g->count -= n;
+    g->out += n;
+    self->count -= n;
+    self->next_group = (index + 1) % self->group_count;
+    return n;
+}
+
+size_t
+ld_batcher_next (ld_batcher_t *self, int64_t now, bool drain, ld_item_t **items, size_t cap)
+{
+    return ld_batcher_take (self, now, drain, NULL, NULL, items, cap, NULL);
+}
+
 int64_t
-ld_batcher_next_due_ms (const ld_batcher_t *self, int64_t now)
+ld_batcher_due_ms (const ld_batcher_t *self, int64_t now, ld_batcher_accept_fn *accept, void *arg)
 {
     assert (self);
     if (self->count == 0)
@@ -371,6 +576,8 @@ ld_batcher_next_due_ms (const ld_batcher_t *self, int64_t now)
     int64_t due = INT64_MAX;
     for (size_t i = 0; i < self->group_count; i++) {
         const ld_group_t *g = self->groups[i];
+        if (accept && !accept (arg, g->tenant))
+            continue;
         if (s_group_due (self, g, now, false))
             return 0;
         for (const ld_item_t *item = g->head; item; item = item->next) {
@@ -384,6 +591,12 @@ ld_batcher_next_due_ms (const ld_batcher_t *self, int64_t now)
     if (due == INT64_MAX)
         return -1;
     return due <= now ? 0 : due - now;
+}
+
+int64_t
+ld_batcher_next_due_ms (const ld_batcher_t *self, int64_t now)
+{
+    return ld_batcher_due_ms (self, now, NULL, NULL);
 }
 
 long

@@ -17,7 +17,19 @@
     carries two versions and a retried old version never overwrites a newer one.
 
     Every item that ld_batcher_next hands out comes back exactly once: through
-    ld_batcher_retry (scheduled) or ld_batcher_done (loaded, failed or exhausted). */
+    ld_batcher_retry (scheduled) or ld_batcher_done (loaded, failed or exhausted).
+
+    Which batch goes next (ld_batcher_take):
+    - Parents first: a group whose records carry parent references (children, e.g.
+      Contacts with "Account":{...}) waits while a group without them is due, unless its
+      oldest ready record has waited child_wait_ms past its flush time.
+    - Siblings together: a Collections batch takes the ready records in arrival order, and
+      with each record that names a parent, the other ready records naming the same parent,
+      so the children of one Account share a call (no lock contention between calls).
+    - Bulk: when at least bulk_threshold ready records of a group are waiting (and the
+      caller has room for them), the batch is a Bulk batch of up to bulk_max records in
+      arrival order; records marked no_bulk never go in one.
+    - An accept callback lets the caller skip groups whose org cannot take a call now. */
 #ifndef LD_BATCHER_H
 #define LD_BATCHER_H
 
@@ -38,6 +50,10 @@ typedef struct ld_item_t {
     int tries;               /* counted failed attempts so far */
     int64_t received_ms;     /* monotonic ms it arrived */
     int64_t next_at_ms;      /* monotonic ms before which it is not sent (0: now) */
+    char *parent;            /* "Rel\x1fvalue" of the payload's first parent reference, or NULL */
+    uint64_t parent_hash;    /* hash of parent (0 when none) */
+    bool no_bulk;            /* send with Collections only (set by the caller) */
+    bool picked;             /* chosen for the batch being built (private) */
     uint64_t key_hash;       /* hash of the record key (private) */
     struct ld_item_t *next;  /* group list link (private) */
     struct ld_item_t *later; /* newer versions of the same record, oldest first (private) */
@@ -46,13 +62,24 @@ typedef struct ld_item_t {
 } ld_item_t;
 
 typedef struct {
-    size_t batch_size;    /* records per batch, 1..200 */
-    size_t capacity;      /* records held before ld_batcher_add refuses */
-    int64_t flush_ms;     /* a ready record waits at most this long for batch-mates */
-    int max_attempts;     /* counted failures before a record is exhausted, >= 1 */
-    long backoff_base_ms; /* first retry delay (cap of its jitter) */
-    long backoff_max_ms;  /* retry delay cap */
+    size_t batch_size;     /* records per batch, 1..200 */
+    size_t capacity;       /* records held before ld_batcher_add refuses */
+    int64_t flush_ms;      /* a ready record waits at most this long for batch-mates */
+    int max_attempts;      /* counted failures before a record is exhausted, >= 1 */
+    long backoff_base_ms;  /* first retry delay (cap of its jitter) */
+    long backoff_max_ms;   /* retry delay cap */
+    size_t bulk_threshold; /* ready records of a group that make a Bulk batch; 0 = never */
+    size_t bulk_max;       /* records of one Bulk batch at most (0: capacity) */
+    int64_t child_wait_ms; /* how long children may be held behind due parents (0: 2000) */
 } ld_batcher_config_t;
+
+typedef enum {
+    LD_BATCH_COLLECTIONS, /* up to batch_size records: one sObject Collections call */
+    LD_BATCH_BULK         /* bulk_threshold..bulk_max records: one Bulk API 2.0 job */
+} ld_batch_kind_t;
+
+/*  Asked by ld_batcher_take for each due group: may a batch of tenant go out now? */
+typedef bool (ld_batcher_accept_fn) (void *arg, const char *tenant);
 
 typedef enum {
     LD_RETRY_SCHEDULED, /* the batcher took the record back */
@@ -90,6 +117,16 @@ size_t ld_batcher_count (const ld_batcher_t *self);
     0 when nothing is due. The caller holds them until it gives each one back with
     ld_batcher_retry or ld_batcher_done. Groups are served in turn. */
 size_t ld_batcher_next (ld_batcher_t *self, int64_t now, bool drain, ld_item_t **items, size_t cap);
+
+/*  Like ld_batcher_next, choosing as described above: skips groups that accept (when not
+    NULL) refuses, and returns a Bulk batch (*kind LD_BATCH_BULK) when a group has enough
+    ready records and cap allows; otherwise a Collections batch of at most batch_size. */
+size_t ld_batcher_take (ld_batcher_t *self, int64_t now, bool drain, ld_batcher_accept_fn *accept,
+                        void *arg, ld_item_t **items, size_t cap, ld_batch_kind_t *kind);
+
+/*  Like ld_batcher_next_due_ms, over the groups that accept (when not NULL) takes. */
+int64_t ld_batcher_due_ms (const ld_batcher_t *self, int64_t now, ld_batcher_accept_fn *accept,
+                           void *arg);
 
 /*  Milliseconds from now until ld_batcher_next may return a batch: 0 when one is due, -1
     when nothing is held. */

@@ -1,4 +1,5 @@
-/*  ld_loader: the loader's run loop: sockets, batches, upserts, events. See ld_loader.h. */
+/*  ld_loader: the loader's run loop: sockets, batches, call threads, events. See
+    ld_loader.h. */
 #include "ld_loader.h"
 
 #include <assert.h>
@@ -15,46 +16,89 @@
 #include "cm_signal.h"
 #include "cm_time.h"
 #include "cm_zsock.h"
+#include "ld_workers.h"
 #include "sf_collections.h"
 
-#define LD_EVENT_SEND_MS   5000 /* wait at most this long for room on the events socket */
-#define LD_EVENT_LINGER_MS 5000 /* on close, time to deliver the last events */
-#define LD_POLL_MAX_MS     1000 /* the loop looks at the stop flag at least this often */
-#define LD_READ_BURST      256  /* messages read per socket per turn */
+#define LD_EVENT_SEND_MS   5000  /* wait at most this long for room on the events socket */
+#define LD_EVENT_LINGER_MS 5000  /* on close, time to deliver the last events */
+#define LD_POLL_MAX_MS     1000  /* the loop looks at the stop flag at least this often */
+#define LD_READ_BURST      256   /* messages read per socket per turn */
+#define LD_STATS_EVERY_MS  60000 /* a LDR_STATS line this often while records move */
+#define LD_BULK_POLL_FIRST 250   /* first wait before polling a Bulk job */
+#define LD_BULK_POLL_MAX   5000  /* longest wait between polls */
+
+//  One batch at a worker: a Collections call or a Bulk job, and its outcome.
+typedef struct {
+    ld_loader_t *loader;         /* owner */
+    size_t org_index;            /* the org's index in the loader's orgs */
+    sf_org_t *org;               /* the org */
+    ld_batch_kind_t kind;        /* Collections or Bulk */
+    ld_item_t **items;           /* the records (borrowed from the batcher until applied) */
+    size_t n;                    /* their number */
+    sf_call_result_t result;     /* call-level result */
+    sf_error_t err;              /* call-level error */
+    sf_record_result_t *results; /* per record (Collections: when OK; Bulk: RECORD) */
+    sf_bulk_outcome_t *outcome;  /* Bulk: what happened to each record */
+    sf_bulk_info_t info;         /* Bulk: the job's story */
+    int64_t ms;                  /* how long the work took */
+} ld_job_t;
 
 struct ld_loader_t {
     void *load;              /* PULL: envelopes from the transformer */
     void *replay;            /* PULL: envelopes from the replayer */
     void *events;            /* PUSH: events to the replayer */
     ld_batcher_t *batcher;   /* records waiting for a call */
-    sf_org_t *org;           /* the org (one today; see ld_loader_org) */
+    ld_orgs_t *orgs;         /* tenant -> org */
+    size_t *in_flight;       /* jobs at the workers per org */
+    ld_workers_t *workers;   /* call threads */
+    size_t max_in_flight;    /* workers, and calls per org at once */
+    ld_item_t **scratch;     /* ld_batcher_take's output */
+    size_t scratch_cap;      /* its size */
+    sf_bulk_options_t bulk;  /* Bulk polling settings */
     int64_t drain_ms;        /* flush budget on stop */
-    size_t batch_size;       /* records per call */
+    int64_t cancel_at_ms;    /* atomic: Bulk jobs give up after this (0: never) */
     bool draining;           /* stopping: retryable failures are dead-lettered */
-    ld_loader_stats_t stats; /* counters */
+    size_t batch_size;       /* records per Collections call */
+    ld_loader_stats_t stats; /* counters (org counters are summed on demand) */
+    ld_loader_tick_fn *tick; /* called about once a second, or NULL */
+    void *tick_arg;          /* its argument */
 };
 
 int
 ld_loader_config_from (const cm_config_t *cfg, ld_loader_config_t *c, char *err, size_t err_cap)
 {
-    static const char *const required[] = {"salesforce.url", "salesforce.client_id",
-                                           "salesforce.client_secret", NULL};
-    if (cm_config_require (cfg, required, err, err_cap) != 0)
-        return -1;
     memset (c, 0, sizeof *c);
+    const char *orgs_file = cm_config_str (cfg, "salesforce.orgs_file");
+    c->orgs_file = orgs_file && *orgs_file ? orgs_file : NULL;
+    const char *url = cm_config_str (cfg, "salesforce.url");
+    c->have_default_org = url && *url;
+    //  Without an orgs file, the default org is the only one and must be complete; with
+    //  one, a partial default is a mistake too
+    if (!c->orgs_file || c->have_default_org) {
+        static const char *const required[] = {"salesforce.url", "salesforce.client_id",
+                                               "salesforce.client_secret", NULL};
+        if (cm_config_require (cfg, required, err, err_cap) != 0)
+            return -1;
+    }
     c->load_endpoint = cm_config_str (cfg, "zmq.load_endpoint");
     c->replay_endpoint = cm_config_str (cfg, "zmq.replay_endpoint");
     c->events_endpoint = cm_config_str (cfg, "zmq.events_endpoint");
     c->hwm = (int)cm_config_int (cfg, "zmq.hwm");
-    c->drain_ms = LD_LOADER_DRAIN_MS;
+    c->drain_ms = cm_config_int (cfg, "salesforce.drain_ms");
+    c->max_in_flight = (size_t)cm_config_int (cfg, "salesforce.max_in_flight");
     c->batcher.batch_size = (size_t)cm_config_int (cfg, "salesforce.batch_size");
-    c->batcher.capacity = LD_LOADER_CAPACITY;
+    c->batcher.capacity = (size_t)cm_config_int (cfg, "salesforce.max_held");
     c->batcher.flush_ms = cm_config_int (cfg, "salesforce.flush_ms");
     c->batcher.max_attempts = (int)cm_config_int (cfg, "salesforce.max_attempts");
     c->batcher.backoff_base_ms = (long)cm_config_int (cfg, "http.backoff_base_ms");
     c->batcher.backoff_max_ms = (long)cm_config_int (cfg, "http.backoff_max_ms");
+    c->batcher.bulk_threshold = (size_t)cm_config_int (cfg, "salesforce.bulk_threshold");
+    c->batcher.bulk_max = c->batcher.capacity;
+    c->bulk.poll_first_ms = LD_BULK_POLL_FIRST;
+    c->bulk.poll_max_ms = LD_BULK_POLL_MAX;
+    c->bulk.timeout_ms = cm_config_int (cfg, "salesforce.bulk_timeout_s") * 1000;
     c->org.name = "default";
-    c->org.url = cm_config_str (cfg, "salesforce.url");
+    c->org.url = url;
     c->org.client_id = cm_config_str (cfg, "salesforce.client_id");
     c->org.client_secret = cm_config_str (cfg, "salesforce.client_secret");
     c->org.api_version = cm_config_str (cfg, "salesforce.api_version");
@@ -63,11 +107,48 @@ ld_loader_config_from (const cm_config_t *cfg, ld_loader_config_t *c, char *err,
     c->org.token_margin_s = cm_config_int (cfg, "salesforce.token_margin_s");
     c->org.timeout_ms = (long)cm_config_int (cfg, "http.timeout_ms");
     c->org.max_body = (size_t)cm_config_int (cfg, "http.max_body_bytes");
+    c->org.pause_ms = cm_config_int (cfg, "salesforce.pause_s") * 1000;
+    c->org.slowdown_pct = (int)cm_config_int (cfg, "salesforce.slowdown_pct");
+    c->org.pause_pct = (int)cm_config_int (cfg, "salesforce.pause_pct");
+    c->org.slowdown_ms = cm_config_int (cfg, "salesforce.slowdown_ms");
     if (!c->load_endpoint || !c->replay_endpoint || !c->events_endpoint) {
         snprintf (err, err_cap, "zmq endpoints must be set");
         return -1;
     }
+    if (c->org.pause_pct && c->org.slowdown_pct > c->org.pause_pct) {
+        snprintf (err, err_cap,
+                  "salesforce.slowdown_pct (%d) must not exceed "
+                  "salesforce.pause_pct (%d)",
+                  c->org.slowdown_pct, c->org.pause_pct);
+        return -1;
+    }
+    if (c->batcher.bulk_threshold > c->batcher.capacity)
+        cm_warn ("LDR_CONFIG",
+                 "reason=\"salesforce.bulk_threshold (%zu) is above "
+                 "salesforce.max_held (%zu): Bulk API is never used\"",
+                 c->batcher.bulk_threshold, c->batcher.capacity);
     return 0;
+}
+
+static bool
+s_cancelled (void *arg)
+{
+    ld_loader_t *self = arg;
+    int64_t at = __atomic_load_n (&self->cancel_at_ms, __ATOMIC_ACQUIRE);
+    return at > 0 && cm_mono_ms () >= at;
+}
+
+static void s_work (void *job_p, cm_http_t *http, void *arg);
+static void s_job_destroy (ld_job_t **job_p);
+
+static void
+s_job_discard (void *job)
+{
+    ld_job_t *j = job;
+    //  Only at destroy: the batcher is going too, so its records go with the job
+    for (size_t i = 0; i < j->n; i++)
+        ld_item_destroy (&j->items[i]);
+    s_job_destroy (&j);
 }
 
 ld_loader_t *
@@ -80,17 +161,35 @@ ld_loader_new (void *zmq_ctx, const ld_loader_config_t *config, char *err, size_
         return NULL;
     }
     self->drain_ms = config->drain_ms;
-    self->org = sf_org_new (&config->org, err, err_cap);
-    if (!self->org)
+    self->max_in_flight = config->max_in_flight ? config->max_in_flight : 1;
+    self->bulk = config->bulk;
+    self->bulk.cancelled = s_cancelled;
+    self->bulk.cancelled_arg = self;
+    self->orgs = ld_orgs_new (&config->org, config->have_default_org, config->orgs_file,
+                              config->resolve, config->resolve_arg, err, err_cap);
+    if (!self->orgs)
         goto fail;
+    self->in_flight = calloc (ld_orgs_count (self->orgs), sizeof *self->in_flight);
     self->batcher = ld_batcher_new (&config->batcher);
-    if (!self->batcher) {
+    if (!self->in_flight || !self->batcher) {
         snprintf (err, err_cap, "out of memory");
         goto fail;
     }
     self->batch_size = config->batcher.batch_size;
     if (self->batch_size < 1 || self->batch_size > SF_COLLECTIONS_MAX)
         self->batch_size = SF_COLLECTIONS_MAX;
+    //  Room for the largest batch ld_batcher_take can hand out
+    self->scratch_cap = config->batcher.capacity > SF_COLLECTIONS_MAX ? config->batcher.capacity
+                                                                      : SF_COLLECTIONS_MAX;
+    self->scratch = calloc (self->scratch_cap, sizeof *self->scratch);
+    if (!self->scratch) {
+        snprintf (err, err_cap, "out of memory");
+        goto fail;
+    }
+    self->workers = ld_workers_new (self->max_in_flight, s_work, self, config->org.max_body,
+                                    config->org.timeout_ms, err, err_cap);
+    if (!self->workers)
+        goto fail;
     //  Loaders connect (they scale out); the transformer and the replayer bind
     self->load = cm_zsock_new (zmq_ctx, ZMQ_PULL, config->load_endpoint, false, config->hwm, 0, err,
                                err_cap);
@@ -116,11 +215,16 @@ ld_loader_destroy (ld_loader_t **self_p)
     if (!self_p || !*self_p)
         return;
     ld_loader_t *self = *self_p;
+    //  Workers first: they may still read records and orgs
+    __atomic_store_n (&self->cancel_at_ms, cm_mono_ms (), __ATOMIC_RELEASE);
+    ld_workers_destroy (&self->workers, s_job_discard);
     cm_zsock_destroy (&self->load);
     cm_zsock_destroy (&self->replay);
     cm_zsock_destroy (&self->events);
     ld_batcher_destroy (&self->batcher);
-    sf_org_destroy (&self->org);
+    ld_orgs_destroy (&self->orgs);
+    free (self->in_flight);
+    free (self->scratch);
     free (self);
     *self_p = NULL;
 }
@@ -129,8 +233,29 @@ sf_org_t *
 ld_loader_org (ld_loader_t *self, const char *tenant)
 {
     assert (self);
-    //  One org today. Many orgs (issue 5): look the tenant's connection up here.
-    return self->org;
+    return ld_orgs_find (self->orgs, tenant);
+}
+
+void
+ld_loader_set_tick (ld_loader_t *self, ld_loader_tick_fn *fn, void *arg)
+{
+    assert (self);
+    self->tick = fn;
+    self->tick_arg = arg;
+}
+
+void *
+ld_loader_load_socket (ld_loader_t *self)
+{
+    assert (self);
+    return self->load;
+}
+
+const ld_orgs_t *
+ld_loader_orgs (const ld_loader_t *self)
+{
+    assert (self);
+    return self->orgs;
 }
 
 void
@@ -138,9 +263,23 @@ ld_loader_stats (const ld_loader_t *self, ld_loader_stats_t *stats)
 {
     assert (self && stats);
     *stats = self->stats;
-    stats->api_calls = sf_org_api_calls (self->org);
-    stats->token_requests = sf_org_token_requests (self->org);
+    stats->api_calls = stats->token_requests = 0;
+    stats->pauses = stats->slowdowns = stats->limit_refusals = 0;
+    for (size_t i = 0; i < ld_orgs_count (self->orgs); i++) {
+        sf_org_stats_t o;
+        sf_org_stats (ld_orgs_at (self->orgs, i), &o);
+        stats->api_calls += o.api_calls;
+        stats->token_requests += o.token_requests;
+        stats->pauses += o.pauses;
+        stats->slowdowns += o.slowdowns;
+        stats->limit_refusals += o.limit_refusals;
+    }
+    stats->held = ld_batcher_count (self->batcher);
+    stats->in_flight = ld_workers_busy (self->workers);
 }
+
+/* ---------------------------------------------------------------------------------------- */
+/* Events and outcomes (the loop's thread only) */
 
 //  Sends one event; a failure is logged and counted (the event is lost, the loop goes on).
 static void
@@ -247,119 +386,293 @@ s_retry (ld_loader_t *self, ld_item_t **item_p, bool count_attempt, int64_t min_
     s_emit (self, &event);
 }
 
-//  One sObject Collections upsert for n records of one group, and an outcome per record.
+//  A record Salesforce accepted.
 static void
-s_send_batch (ld_loader_t *self, ld_item_t **items, size_t n)
+s_loaded (ld_loader_t *self, ld_item_t **item_p, const sf_record_result_t *r)
 {
-    const cm_envelope_t *first = items[0]->env;
-    sf_org_t *org = ld_loader_org (self, first->tenant);
+    cm_event_t *event = s_event (*item_p, CM_OUTCOME_LOADED, CM_ERR_NONE, NULL, NULL, NULL, 0);
+    if (event && (cm_event_set_str (event, &event->sf_id, r->id) != 0))
+        cm_event_destroy (&event);
+    if (event)
+        event->created = r->created;
+    s_emit (self, &event);
+    self->stats.loaded++;
+    ld_batcher_done (self->batcher, item_p);
+}
+
+//  A record's own result (Collections or Bulk). Returns true when it landed.
+static bool
+s_record_outcome (ld_loader_t *self, ld_item_t **item_p, const sf_record_result_t *r, int http)
+{
+    if (r->success) {
+        s_loaded (self, item_p, r);
+        return true;
+    }
+    if (r->cls == CM_ERR_RETRYABLE)
+        //  Logged once per batch by s_apply, not once per record
+        s_retry (self, item_p, true, 0, false, r->code, r->message, r->fields, http);
+    else
+        s_fail (self, item_p, CM_ERR_PERMANENT, r->code, r->message, r->fields, http);
+    return false;
+}
+
+//  A record whose call failed as a whole.
+static void
+s_call_outcome (ld_loader_t *self, ld_item_t **item_p, sf_call_result_t result,
+                const sf_error_t *err, sf_org_t *org)
+{
+    if (result == SF_CALL_RETRY || result == SF_CALL_REAUTH || result == SF_CALL_OK)
+        s_retry (self, item_p, true, err->retry_after_s > 0 ? err->retry_after_s * 1000 : 0, false,
+                 *err->code ? err->code : "LDR_NO_RESULT", err->message, NULL, err->http_status);
+    else if (result == SF_CALL_PAUSED || result == SF_CALL_STOPPED) {
+        //  Nothing was tried: wait for the org without spending attempts
+        int64_t now = cm_mono_ms ();
+        int64_t until = sf_org_blocked_until_ms (org);
+        int64_t wait = until > now ? until - now : 1000;
+        const char *code = err->code;
+        if (self->draining)
+            code = result == SF_CALL_PAUSED ? "LDR_ORG_PAUSED" : "LDR_ORG_STOPPED";
+        s_retry (self, item_p, false, wait, false, code, err->message, NULL, err->http_status);
+    } else
+        s_fail (self, item_p, CM_ERR_PERMANENT, err->code, err->message, NULL, err->http_status);
+}
+
+static void
+s_job_destroy (ld_job_t **job_p)
+{
+    ld_job_t *job = *job_p;
+    if (!job)
+        return;
+    free (job->items);
+    free (job->results);
+    free (job->outcome);
+    free (job);
+    *job_p = NULL;
+}
+
+//  Applies a finished job: one outcome per record, the org's slot freed.
+static void
+s_apply (ld_loader_t *self, ld_job_t *job)
+{
+    assert (self->in_flight[job->org_index] > 0);
+    self->in_flight[job->org_index]--;
     //  Copies for the log line: the items are gone by then
     char tenant[64], sobject[96];
-    snprintf (tenant, sizeof tenant, "%s", first->tenant);
-    snprintf (sobject, sizeof sobject, "%s", first->sobject);
-    const char *payloads[SF_COLLECTIONS_MAX];
-    for (size_t i = 0; i < n; i++)
-        payloads[i] = items[i]->env->payload;
+    snprintf (tenant, sizeof tenant, "%s", job->items[0]->env->tenant);
+    snprintf (sobject, sizeof sobject, "%s", job->items[0]->env->sobject);
+    size_t ok = 0, failed = 0, retried = 0;
+    const sf_record_result_t *first_retry = NULL;
+    for (size_t i = 0; i < job->n; i++) {
+        ld_item_t **item_p = &job->items[i];
+        bool record = (job->kind == LD_BATCH_BULK && job->outcome[i] == SF_BULK_RECORD) ||
+                      (job->kind == LD_BATCH_COLLECTIONS && job->result == SF_CALL_OK);
+        if (record && !job->results[i].success && job->results[i].cls == CM_ERR_RETRYABLE) {
+            retried++;
+            if (!first_retry)
+                first_retry = &job->results[i];
+        }
+        if (job->kind == LD_BATCH_BULK) {
+            if (job->outcome[i] == SF_BULK_RECORD) {
+                if (s_record_outcome (self, item_p, &job->results[i], 200))
+                    ok++;
+                else
+                    failed++;
+            } else if (job->outcome[i] == SF_BULK_REQUEUE) {
+                //  Not tried by Bulk: Collections takes it, no attempt spent, no event
+                (*item_p)->no_bulk = true;
+                ld_batcher_retry (self->batcher, item_p, cm_mono_ms (), 0, false);
+                self->stats.requeued++;
+            } else {
+                failed++;
+                s_call_outcome (self, item_p, job->result, &job->err, job->org);
+            }
+        } else if (job->result == SF_CALL_OK) {
+            if (s_record_outcome (self, item_p, &job->results[i], job->err.http_status))
+                ok++;
+            else
+                failed++;
+        } else {
+            failed++;
+            s_call_outcome (self, item_p, job->result, &job->err, job->org);
+        }
+    }
+    char msg[320];
+    if (retried)
+        //  One line for the records of a batch that will be tried again
+        cm_warn ("LDR_RETRY", "tenant=%s sobject=%s kind=%s n=%zu retried=%zu code=%s msg=\"%s\"",
+                 tenant, sobject, job->kind == LD_BATCH_BULK ? "bulk" : "collections", job->n,
+                 retried, first_retry->code,
+                 cm_log_excerpt (first_retry->message, strlen (first_retry->message), 200, msg,
+                                 sizeof msg));
+    if (job->result != SF_CALL_OK)
+        //  One line for a call-level failure, not one per record
+        cm_warn (
+            "LDR_BATCH_FAILED",
+            "tenant=%s sobject=%s kind=%s n=%zu result=%s code=%s http=%d msg=\"%s\"", tenant,
+            sobject, job->kind == LD_BATCH_BULK ? "bulk" : "collections", job->n,
+            sf_call_result_name (job->result), job->err.code, job->err.http_status,
+            cm_log_excerpt (job->err.message, strlen (job->err.message), 200, msg, sizeof msg));
+    if (job->kind == LD_BATCH_BULK)
+        cm_info ("LDR_BULK_JOB",
+                 "tenant=%s sobject=%s job=%s state=%s n=%zu uploaded=%zu loaded=%zu "
+                 "failed=%zu requeued=%zu calls=%zu polls=%zu ms=%lld",
+                 tenant, sobject, *job->info.job_id ? job->info.job_id : "-",
+                 *job->info.state ? job->info.state : "-", job->n, job->info.uploaded,
+                 job->info.loaded, job->info.failed, job->info.requeued, job->info.calls,
+                 job->info.polls, (long long)job->ms);
+    else
+        cm_debug ("LDR_BATCH",
+                  "tenant=%s sobject=%s n=%zu ok=%zu failed=%zu result=%s http=%d ms=%lld", tenant,
+                  sobject, job->n, ok, failed, sf_call_result_name (job->result),
+                  job->err.http_status, (long long)job->ms);
+    s_job_destroy (&job);
+}
+
+//  Takes every finished job back and applies it. Returns how many.
+static size_t
+s_collect (ld_loader_t *self)
+{
+    size_t n = 0;
+    ld_job_t *job;
+    while ((job = ld_workers_take (self->workers))) {
+        s_apply (self, job);
+        n++;
+    }
+    return n;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Work (a worker thread) */
+
+//  One sObject Collections upsert.
+static void
+s_work_collections (ld_job_t *job, cm_http_t *http, const char *const *payloads)
+{
+    const cm_envelope_t *first = job->items[0]->env;
     char path[256];
     char *body = NULL;
     size_t body_len = 0;
     char why[256];
-    sf_record_result_t *results = calloc (n, sizeof *results);
-    if (!results ||
-        sf_collections_path (first->sobject, first->ext_id_field, path, sizeof path) != 0 ||
-        sf_collections_build (first->sobject, payloads, n, &body, &body_len, why, sizeof why) !=
-            0) {
+    if (sf_collections_path (first->sobject, first->ext_id_field, path, sizeof path) != 0 ||
+        sf_collections_build (first->sobject, payloads, job->n, &body, &body_len, why,
+                              sizeof why) != 0) {
         //  Checked on arrival, so only memory can fail here: try again later
-        for (size_t i = 0; i < n; i++)
-            s_retry (self, &items[i], true, 0, false, "LDR_INTERNAL", "cannot build the request",
-                     NULL, 0);
-        cm_error ("LDR_INTERNAL", "n=%zu reason=\"cannot build the request\"", n);
-        goto out;
+        job->result = SF_CALL_RETRY;
+        snprintf (job->err.code, sizeof job->err.code, "LDR_INTERNAL");
+        snprintf (job->err.message, sizeof job->err.message, "cannot build the request");
+        return;
     }
-    self->stats.batches++;
-    int64_t started = cm_mono_ms ();
     cm_http_response_t resp;
-    sf_error_t err;
-    sf_call_result_t result = sf_org_call (org, "PATCH", path, body, body_len, &resp, &err);
-    if (result == SF_CALL_OK) {
-        long retry_after = err.retry_after_s;
-        result = sf_collections_parse (resp.status, resp.body, resp.body_len, n, results, &err);
-        err.retry_after_s = retry_after;
+    sf_request_t req = {.method = "PATCH", .path = path, .body = body, .body_len = body_len};
+    job->result = sf_org_request (job->org, http, &req, &resp, &job->err);
+    if (job->result == SF_CALL_OK) {
+        long retry_after = job->err.retry_after_s;
+        job->result = sf_collections_parse (resp.status, resp.body, resp.body_len, job->n,
+                                            job->results, &job->err);
+        job->err.retry_after_s = retry_after;
     }
     cm_http_response_clear (&resp);
-    size_t ok = 0, failed = 0;
-    int64_t now = cm_mono_ms ();
-    for (size_t i = 0; i < n; i++) {
-        ld_item_t **item_p = &items[i];
-        if (result == SF_CALL_OK) {
-            const sf_record_result_t *r = &results[i];
-            if (r->success) {
-                cm_event_t *event =
-                    s_event (*item_p, CM_OUTCOME_LOADED, CM_ERR_NONE, NULL, NULL, NULL, 0);
-                if (event && (cm_event_set_str (event, &event->sf_id, r->id) != 0))
-                    cm_event_destroy (&event);
-                if (event)
-                    event->created = r->created;
-                s_emit (self, &event);
-                self->stats.loaded++;
-                ok++;
-                ld_batcher_done (self->batcher, item_p);
-            } else if (r->cls == CM_ERR_RETRYABLE) {
-                failed++;
-                s_retry (self, item_p, true, 0, true, r->code, r->message, r->fields,
-                         err.http_status);
-            } else {
-                failed++;
-                s_fail (self, item_p, CM_ERR_PERMANENT, r->code, r->message, r->fields,
-                        err.http_status);
-            }
-            continue;
-        }
-        failed++;
-        if (result == SF_CALL_RETRY || result == SF_CALL_REAUTH)
-            s_retry (self, item_p, true, err.retry_after_s > 0 ? err.retry_after_s * 1000 : 0,
-                     false, err.code, err.message, NULL, err.http_status);
-        else if (result == SF_CALL_PAUSED || result == SF_CALL_STOPPED) {
-            //  Nothing was tried: wait for the org without spending attempts
-            int64_t until = sf_org_blocked_until_ms (org);
-            int64_t wait = until > now ? until - now : 1000;
-            s_retry (self, item_p, false, wait, false, err.code, err.message, NULL,
-                     err.http_status);
-        } else
-            s_fail (self, item_p, CM_ERR_PERMANENT, err.code, err.message, NULL, err.http_status);
-    }
-    if (result != SF_CALL_OK) {
-        //  One line for a call-level failure, not one per record
-        char msg[320];
-        cm_warn ("LDR_BATCH_FAILED",
-                 "tenant=%s sobject=%s n=%zu result=%s code=%s http=%d msg=\"%s\"", tenant, sobject,
-                 n, sf_call_result_name (result), err.code, err.http_status,
-                 cm_log_excerpt (err.message, strlen (err.message), 200, msg, sizeof msg));
-    }
-    cm_debug ("LDR_BATCH", "tenant=%s sobject=%s n=%zu ok=%zu failed=%zu result=%s http=%d ms=%lld",
-              tenant, sobject, n, ok, failed, sf_call_result_name (result), err.http_status,
-              (long long)(cm_mono_ms () - started));
-out:
     free (body);
-    free (results);
 }
 
-size_t
-ld_loader_flush (ld_loader_t *self, bool drain)
+static void
+s_work (void *job_p, cm_http_t *http, void *arg)
 {
-    assert (self);
-    ld_item_t *items[SF_COLLECTIONS_MAX];
-    size_t batches = 0;
-    size_t n;
-    while ((n = ld_batcher_next (self->batcher, cm_mono_ms (), drain, items, SF_COLLECTIONS_MAX)) >
-           0) {
-        s_send_batch (self, items, n);
-        batches++;
-        if (!drain && cm_signal_stop_requested ())
-            break;
+    ld_job_t *job = job_p;
+    ld_loader_t *self = arg;
+    int64_t started = cm_mono_ms ();
+    const char **payloads = calloc (job->n, sizeof *payloads);
+    if (!payloads) {
+        job->result = SF_CALL_RETRY;
+        snprintf (job->err.code, sizeof job->err.code, "LDR_INTERNAL");
+        snprintf (job->err.message, sizeof job->err.message, "out of memory");
+        return;
     }
-    return batches;
+    for (size_t i = 0; i < job->n; i++)
+        payloads[i] = job->items[i]->env->payload;
+    if (job->kind == LD_BATCH_BULK) {
+        const cm_envelope_t *first = job->items[0]->env;
+        job->result =
+            sf_bulk_upsert (job->org, http, first->sobject, first->ext_id_field, payloads, job->n,
+                            &self->bulk, job->results, job->outcome, &job->err, &job->info);
+    } else
+        s_work_collections (job, http, payloads);
+    free (payloads);
+    job->ms = cm_mono_ms () - started;
 }
+
+/* ---------------------------------------------------------------------------------------- */
+/* Dispatch */
+
+//  May a batch of tenant go out now? Not while its org is paused or stopped (its records
+//  wait, nothing spins), and one at a time while it is slowed.
+static bool
+s_accept (void *arg, const char *tenant)
+{
+    ld_loader_t *self = arg;
+    long i = ld_orgs_index (self->orgs, tenant);
+    if (i < 0)
+        return true;
+    sf_org_t *org = ld_orgs_at (self->orgs, (size_t)i);
+    if (!self->draining && sf_org_blocked_until_ms (org))
+        return false;
+    size_t cap = sf_org_slowed (org) ? 1 : self->max_in_flight;
+    return self->in_flight[i] < cap;
+}
+
+//  Starts as many due batches as there are idle workers. Returns how many.
+static size_t
+s_dispatch (ld_loader_t *self, bool drain)
+{
+    size_t started = 0;
+    while (ld_workers_idle (self->workers) > 0) {
+        ld_batch_kind_t kind;
+        size_t n = ld_batcher_take (self->batcher, cm_mono_ms (), drain, s_accept, self,
+                                    self->scratch, self->scratch_cap, &kind);
+        if (n == 0)
+            break;
+        long oi = ld_orgs_index (self->orgs, self->scratch[0]->env->tenant);
+        assert (oi >= 0); //  records without an org are dead-lettered on arrival
+        sf_org_t *org = ld_orgs_at (self->orgs, (size_t)oi);
+        ld_job_t *job = calloc (1, sizeof *job);
+        if (job) {
+            job->items = malloc (n * sizeof *job->items);
+            job->results = calloc (n, sizeof *job->results);
+            job->outcome = kind == LD_BATCH_BULK ? calloc (n, sizeof *job->outcome) : NULL;
+        }
+        if (!job || !job->items || !job->results || (kind == LD_BATCH_BULK && !job->outcome)) {
+            s_job_destroy (&job);
+            cm_error ("LDR_NO_MEMORY", "n=%zu reason=\"cannot start a call\"", n);
+            for (size_t i = 0; i < n; i++)
+                s_retry (self, &self->scratch[i], false, 1000, false, "LDR_NO_MEMORY",
+                         "the loader could not start the call", NULL, 0);
+            break;
+        }
+        memcpy (job->items, self->scratch, n * sizeof *job->items);
+        job->n = n;
+        job->kind = kind;
+        job->loader = self;
+        job->org = org;
+        job->org_index = (size_t)oi;
+        job->err.retry_after_s = -1;
+        //  While draining, a paused or stopped org is accepted too: its worker gets the
+        //  refusal at once without a request, and the records become dead letters
+        self->in_flight[oi]++;
+        if (kind == LD_BATCH_BULK) {
+            self->stats.bulk_jobs++;
+            self->stats.bulk_records += n;
+        } else
+            self->stats.batches++;
+        int rc = ld_workers_submit (self->workers, job);
+        assert (rc == 0); //  the pool stops only in ld_loader_destroy
+        (void)rc;
+        started++;
+    }
+    return started;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Input */
 
 //  Why an envelope cannot be loaded at all (NULL when it can).
 static const char *
@@ -412,6 +725,16 @@ ld_loader_handle (ld_loader_t *self, char **data_p, size_t size)
         ld_item_destroy (&item);
         return;
     }
+    if (ld_orgs_index (self->orgs, item->env->tenant) < 0) {
+        char msg[200];
+        snprintf (msg, sizeof msg,
+                  "no Salesforce org for tenant %.64s: list it in salesforce.orgs_file or "
+                  "set salesforce.url",
+                  item->env->tenant);
+        s_dead_letter (self, &item, CM_ERR_PERMANENT, "LDR_NO_ORG", msg, NULL, 0);
+        ld_item_destroy (&item);
+        return;
+    }
     if (ld_batcher_add (self->batcher, &item, now) != 0) {
         s_dead_letter (self, &item, CM_ERR_RETRYABLE, "LDR_NO_MEMORY",
                        "the loader could not hold the record", NULL, 0);
@@ -439,62 +762,151 @@ s_read (ld_loader_t *self, void *sock)
     return 0;
 }
 
+//  Waits up to timeout_ms for a finished job (and, when sockets, for input). Returns the
+//  zmq_poll result; items[1..] tell which socket is readable.
+static int
+s_wait (ld_loader_t *self, zmq_pollitem_t *items, int count, long timeout_ms)
+{
+    items[0] = (zmq_pollitem_t){NULL, ld_workers_fd (self->workers), ZMQ_POLLIN, 0};
+    int n = zmq_poll (items, count, timeout_ms);
+    if (n < 0 && zmq_errno () == EINTR)
+        n = 0;
+    return n;
+}
+
+size_t
+ld_loader_flush (ld_loader_t *self, bool drain)
+{
+    assert (self);
+    size_t started = s_dispatch (self, drain);
+    zmq_pollitem_t items[1];
+    while (ld_workers_busy (self->workers) > 0) {
+        s_wait (self, items, 1, 100);
+        s_collect (self);
+    }
+    return started;
+}
+
+static void
+s_log_stats (ld_loader_t *self, const char *event)
+{
+    ld_loader_stats_t s;
+    ld_loader_stats (self, &s);
+    cm_info (event,
+             "held=%zu in_flight=%zu received=%llu loaded=%llu failed=%llu retried=%llu "
+             "bad=%llu batches=%llu bulk_jobs=%llu bulk_records=%llu api_calls=%llu "
+             "token_requests=%llu pauses=%llu slowdowns=%llu events_lost=%llu",
+             s.held, s.in_flight, (unsigned long long)s.received, (unsigned long long)s.loaded,
+             (unsigned long long)s.failed, (unsigned long long)s.retried,
+             (unsigned long long)s.bad_envelopes, (unsigned long long)s.batches,
+             (unsigned long long)s.bulk_jobs, (unsigned long long)s.bulk_records,
+             (unsigned long long)s.api_calls, (unsigned long long)s.token_requests,
+             (unsigned long long)s.pauses, (unsigned long long)s.slowdowns,
+             (unsigned long long)s.events_lost);
+    for (size_t i = 0; i < ld_orgs_count (self->orgs); i++) {
+        sf_org_t *org = ld_orgs_at (self->orgs, i);
+        sf_org_stats_t o;
+        sf_org_stats (org, &o);
+        cm_info ("LDR_ORG_STATS",
+                 "org=%s api_calls=%llu token_requests=%llu reauths=%llu used=%ld max=%ld "
+                 "slowed=%d pauses=%llu limit_refusals=%llu delayed_calls=%llu",
+                 sf_org_name (org), (unsigned long long)o.api_calls,
+                 (unsigned long long)o.token_requests, (unsigned long long)o.reauths, o.usage_used,
+                 o.usage_max, o.slowed ? 1 : 0, (unsigned long long)o.pauses,
+                 (unsigned long long)o.limit_refusals, (unsigned long long)o.delayed_calls);
+    }
+}
+
+//  Stop: read nothing more, flush what is held within the budget, dead-letter the rest.
+static void
+s_drain (ld_loader_t *self)
+{
+    self->draining = true;
+    int64_t deadline = cm_mono_ms () + self->drain_ms;
+    //  Bulk jobs still polling give up (and abort) at the deadline
+    __atomic_store_n (&self->cancel_at_ms, deadline > 0 ? deadline : 1, __ATOMIC_RELEASE);
+    zmq_pollitem_t items[1];
+    while (true) {
+        s_collect (self);
+        int64_t now = cm_mono_ms ();
+        if (now >= deadline)
+            break;
+        s_dispatch (self, true);
+        if (ld_batcher_count (self->batcher) == 0 && ld_workers_busy (self->workers) == 0)
+            break;
+        s_wait (self, items, 1, deadline - now < 200 ? (long)(deadline - now) : 200);
+    }
+    //  Calls in flight end by themselves (request timeouts, Bulk jobs cancelled)
+    while (ld_workers_busy (self->workers) > 0) {
+        s_wait (self, items, 1, 200);
+        s_collect (self);
+    }
+    size_t n;
+    while ((n = ld_batcher_take (self->batcher, cm_mono_ms (), true, NULL, NULL, self->scratch,
+                                 self->scratch_cap, NULL)) > 0)
+        for (size_t i = 0; i < n; i++) {
+            ld_item_t **item_p = &self->scratch[i];
+            sf_org_t *org = ld_orgs_find (self->orgs, (*item_p)->env->tenant);
+            bool blocked = org && sf_org_blocked_until_ms (org);
+            s_fail (self, item_p, CM_ERR_RETRYABLE, blocked ? "LDR_ORG_PAUSED" : "LDR_SHUTDOWN",
+                    blocked ? "loader stopped while the org was paused or stopped; the record "
+                              "was not sent"
+                            : "loader stopped before the record was sent",
+                    NULL, 0);
+        }
+}
+
 int
 ld_loader_run (ld_loader_t *self)
 {
     assert (self);
     int rc = 0;
-    cm_info ("LDR_START", "org=%s batch_size=%zu", sf_org_name (self->org), self->batch_size);
+    cm_info ("LDR_START", "orgs=%zu max_in_flight=%zu batch_size=%zu max_held=%zu",
+             ld_orgs_count (self->orgs), self->max_in_flight, self->batch_size, self->scratch_cap);
+    int64_t next_stats = cm_mono_ms () + LD_STATS_EVERY_MS;
+    uint64_t last_received = 0;
+    int64_t next_tick = 0;
     while (!cm_signal_stop_requested ()) {
-        ld_loader_flush (self, false);
+        s_collect (self);
+        s_dispatch (self, false);
         if (cm_signal_stop_requested ())
             break;
-        int64_t due = ld_batcher_next_due_ms (self->batcher, cm_mono_ms ());
-        long timeout = due < 0 || due > LD_POLL_MAX_MS ? LD_POLL_MAX_MS : (long)due;
-        if (ld_batcher_full (self->batcher)) {
-            //  Backpressure: leave the messages in ZeroMQ's queues until there is room
-            cm_sleep_ms (timeout > 0 ? timeout : 1);
-            continue;
+        int64_t now = cm_mono_ms ();
+        if (self->tick && now >= next_tick) {
+            self->tick (self->tick_arg, self);
+            next_tick = now + 1000;
         }
-        zmq_pollitem_t poll[2] = {{self->load, 0, ZMQ_POLLIN, 0}, {self->replay, 0, ZMQ_POLLIN, 0}};
-        int n = zmq_poll (poll, 2, timeout);
+        if (now >= next_stats) {
+            if (self->stats.received != last_received || ld_batcher_count (self->batcher))
+                s_log_stats (self, "LDR_STATS");
+            last_received = self->stats.received;
+            next_stats = now + LD_STATS_EVERY_MS;
+        }
+        int64_t due = ld_batcher_due_ms (self->batcher, now, s_accept, self);
+        long timeout = due < 0 || due > LD_POLL_MAX_MS ? LD_POLL_MAX_MS : (long)due;
+        if (ld_workers_idle (self->workers) == 0)
+            timeout = LD_POLL_MAX_MS; //  a finished call wakes the loop
+        //  Backpressure: while full, leave the messages in ZeroMQ's queues
+        bool full = ld_batcher_full (self->batcher);
+        zmq_pollitem_t items[3] = {
+            {0}, {self->load, 0, ZMQ_POLLIN, 0}, {self->replay, 0, ZMQ_POLLIN, 0}};
+        int n = s_wait (self, items, full ? 1 : 3, timeout);
         if (n < 0) {
-            if (zmq_errno () == EINTR)
-                continue;
             cm_error ("LDR_POLL_FAILED", "reason=\"%s\"", zmq_strerror (zmq_errno ()));
             rc = -1;
             break;
         }
-        for (int i = 0; i < 2; i++)
-            if ((poll[i].revents & ZMQ_POLLIN) && s_read (self, poll[i].socket) != 0) {
+        for (int i = 1; i < 3 && !full; i++)
+            if ((items[i].revents & ZMQ_POLLIN) && s_read (self, items[i].socket) != 0) {
                 rc = -1;
                 break;
             }
         if (rc != 0)
             break;
     }
-    //  Stop: read nothing more, flush what is held within the budget, dead-letter the rest
-    self->draining = true;
     size_t held = ld_batcher_count (self->batcher);
-    int64_t deadline = cm_mono_ms () + self->drain_ms;
-    ld_item_t *items[SF_COLLECTIONS_MAX];
-    size_t n;
-    while (cm_mono_ms () < deadline && (n = ld_batcher_next (self->batcher, cm_mono_ms (), true,
-                                                             items, SF_COLLECTIONS_MAX)) > 0)
-        s_send_batch (self, items, n);
-    while ((n = ld_batcher_next (self->batcher, cm_mono_ms (), true, items, SF_COLLECTIONS_MAX)) >
-           0)
-        for (size_t i = 0; i < n; i++)
-            s_fail (self, &items[i], CM_ERR_RETRYABLE, "LDR_SHUTDOWN",
-                    "loader stopped before the record was sent", NULL, 0);
-    ld_loader_stats_t s;
-    ld_loader_stats (self, &s);
-    cm_info ("LDR_STOP",
-             "held=%zu received=%llu loaded=%llu failed=%llu retried=%llu bad=%llu "
-             "api_calls=%llu token_requests=%llu events_lost=%llu",
-             held, (unsigned long long)s.received, (unsigned long long)s.loaded,
-             (unsigned long long)s.failed, (unsigned long long)s.retried,
-             (unsigned long long)s.bad_envelopes, (unsigned long long)s.api_calls,
-             (unsigned long long)s.token_requests, (unsigned long long)s.events_lost);
+    s_drain (self);
+    cm_info ("LDR_DRAINED", "held_at_stop=%zu", held);
+    s_log_stats (self, "LDR_STOP");
     return rc;
 }

@@ -14,6 +14,7 @@
 
 #define SF_AUTH_UNAVAILABLE_BASE_MS 1000  /* first wait after an unreachable endpoint */
 #define SF_AUTH_UNAVAILABLE_MAX_MS  60000 /* cap of that wait */
+#define SF_AUTH_MAX_INSTANCE_URL    1024  /* longer is refused (call URLs are capped at 2 KB) */
 
 struct sf_auth_t {
     char *url;                 /* My Domain URL, no trailing '/' */
@@ -164,6 +165,12 @@ sf_auth_get (sf_auth_t *self, cm_http_t *http, const char **token, const char **
         if (cm_http_check_url (fresh.instance_url, self->allow_http, bad, sizeof bad) != 0) {
             snprintf (why, sizeof why, "token response instance_url refused: %s", bad);
             rc = CM_OAUTH_MALFORMED;
+        } else if (strlen (fresh.instance_url) > SF_AUTH_MAX_INSTANCE_URL) {
+            //  Refused here (the org waits), not by every call (URL_TOO_LONG is permanent
+            //  and would dead-letter every record)
+            snprintf (why, sizeof why, "token response instance_url longer than %d bytes",
+                      SF_AUTH_MAX_INSTANCE_URL);
+            rc = CM_OAUTH_MALFORMED;
         }
     }
     if (rc == CM_OAUTH_OK && (!fresh.access_token || !*fresh.access_token)) {
@@ -216,6 +223,14 @@ sf_auth_invalidate (sf_auth_t *self)
 {
     assert (self);
     cm_token_clear (&self->token);
+}
+
+void
+sf_auth_invalidate_token (sf_auth_t *self, const char *token)
+{
+    assert (self && token);
+    if (self->token.access_token && strcmp (self->token.access_token, token) == 0)
+        cm_token_clear (&self->token);
 }
 
 int64_t

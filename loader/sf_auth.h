@@ -50,6 +50,10 @@ sf_auth_result_t sf_auth_get (sf_auth_t *self, cm_http_t *http, const char **tok
 /*  Drops the cached token (after a 401): the next sf_auth_get requests a new one at once. */
 void sf_auth_invalidate (sf_auth_t *self);
 
+/*  Drops the cached token only while it is still `token` (the one a 401 answered): a
+    token that another thread renewed meanwhile is kept. */
+void sf_auth_invalidate_token (sf_auth_t *self, const char *token);
+
 /*  Monotonic ms before which sf_auth_get will not try again after a failure; 0 when not
     backing off. */
 int64_t sf_auth_retry_at_ms (const sf_auth_t *self);

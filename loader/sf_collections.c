@@ -23,6 +23,34 @@ sf_collections_name_ok (const char *name)
     return true;
 }
 
+//  cJSON is more lenient than Salesforce's parser: it skips any byte up to 0x20 as white
+//  space and takes raw control characters inside strings. Such a payload would pass the
+//  parse below but make Salesforce refuse the whole call (and confuse the splice in
+//  sf_collections_build), so only JSON's own white space is allowed between tokens and
+//  no control byte inside a string. Returns the offset of the first bad byte, or len.
+static size_t
+s_json_bytes_ok (const char *text, size_t len)
+{
+    bool in_string = false, escaped = false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (in_string) {
+            if (c < 0x20)
+                return i;
+            if (escaped)
+                escaped = false;
+            else if (c == '\\')
+                escaped = true;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"')
+            in_string = true;
+        else if (c < 0x20 && c != ' ' && c != '\t' && c != '\n' && c != '\r')
+            return i;
+    }
+    return len;
+}
+
 int
 sf_collections_payload_check (const char *payload, char *err, size_t err_cap)
 {
@@ -44,6 +72,11 @@ sf_collections_payload_check (const char *payload, char *err, size_t err_cap)
     }
     //  Validated in full, not only by its first byte: a malformed payload spliced into
     //  the body would make Salesforce refuse the whole call, failing its batch-mates
+    size_t bad = s_json_bytes_ok (payload, len);
+    if (bad < len) {
+        snprintf (err, err_cap, "payload has a control character at byte %zu", bad);
+        return -1;
+    }
     const char *end = NULL;
     cJSON *json = cJSON_ParseWithLengthOpts (payload, len, &end, false);
     int rc = -1;

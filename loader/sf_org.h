@@ -9,7 +9,17 @@
 
     The classification of a non-2xx response (sf_call_classify) and the Sforce-Limit-Info
     parser are pure functions, so their unit tests need no HTTP. One loader serves many
-    orgs by holding one sf_org_t per org (issue 5). */
+    orgs by holding one sf_org_t per org.
+
+    Limits: every response's api-usage is compared with the daily allowance. At or above
+    slowdown_pct percent the org is "slowed": calls are spaced slowdown_ms apart (and the
+    loader sends one at a time). At or above pause_pct percent, or on a TotalRequests
+    refusal, the org is paused for pause_ms: calls return SF_CALL_PAUSED without a
+    request. The first call after a pause measures the usage again.
+
+    Thread safety: an org may be shared by several threads when each passes its own
+    cm_http_t to sf_org_request (the token is fetched once, under the org's lock, and the
+    counters are locked). sf_org_call uses the org's own client: one thread at a time. */
 #ifndef SF_ORG_H
 #define SF_ORG_H
 
@@ -55,7 +65,36 @@ typedef struct {
     int64_t token_margin_s;    /* renew this long before it ends */
     long timeout_ms;           /* per request */
     size_t max_body;           /* response cap */
+    int64_t pause_ms;          /* pause after a refusal or above pause_pct; 0: SF_ORG_PAUSE_MS */
+    int slowdown_pct;          /* share of the allowance (percent) that slows calls; 0: never */
+    int pause_pct;             /* share of the allowance (percent) that pauses; 0: never */
+    int64_t slowdown_ms;       /* spacing of calls while slowed */
 } sf_org_config_t;
+
+/*  One request under /services/data/vXX.X. */
+typedef struct {
+    const char *method;       /* "GET", "POST", "PATCH", "PUT", "DELETE" */
+    const char *path;         /* starts with '/', e.g. "/limits" */
+    const char *body;         /* request body or NULL */
+    size_t body_len;          /* its length */
+    const char *content_type; /* NULL: application/json */
+    const char *accept;       /* NULL: application/json */
+} sf_request_t;
+
+/*  What the org has done so far: counters for logs and metrics. */
+typedef struct {
+    uint64_t api_calls;       /* REST calls made (token requests excluded) */
+    uint64_t token_requests;  /* logins */
+    uint64_t reauths;         /* tokens renewed after a 401 */
+    uint64_t limit_refusals;  /* TotalRequests refusals */
+    uint64_t pauses;          /* times the org was paused (refusal or pause_pct) */
+    uint64_t slowdowns;       /* times the org entered the slowed state */
+    uint64_t delayed_calls;   /* calls that waited for the slowdown spacing */
+    long usage_used;          /* last api-usage calls used, -1 unknown */
+    long usage_max;           /* last api-usage allowance, -1 unknown */
+    bool slowed;              /* now above slowdown_pct */
+    int64_t blocked_until_ms; /* mono ms of the end of a pause or stop, 0 when open */
+} sf_org_stats_t;
 
 /*  Creates the org (no request yet). NULL with the reason in err for a bad setting. */
 sf_org_t *sf_org_new (const sf_org_config_t *config, char *err, size_t err_cap);
@@ -72,8 +111,30 @@ sf_call_result_t sf_org_call (sf_org_t *self, const char *method, const char *pa
                               const char *body, size_t body_len, cm_http_response_t *resp,
                               sf_error_t *err);
 
+/*  Like sf_org_call with any content types, through the caller's client http (one per
+    thread), so several threads can call one org at once. While the org is slowed, waits
+    for its turn (the spacing) before the request; a stop request cuts the wait short. */
+sf_call_result_t sf_org_request (sf_org_t *self, cm_http_t *http, const sf_request_t *req,
+                                 cm_http_response_t *resp, sf_error_t *err);
+
+/*  True while the last known usage is at or above slowdown_pct of the allowance. */
+bool sf_org_slowed (const sf_org_t *self);
+
+/*  A snapshot of the counters. */
+void sf_org_stats (const sf_org_t *self, sf_org_stats_t *stats);
+
+/*  The org's API version, e.g. "62.0" (borrowed). */
+const char *sf_org_api_version (const sf_org_t *self);
+
+/*  The configured My Domain URL (borrowed). */
+const char *sf_org_url (const sf_org_t *self);
+
 /*  Monotonic ms until which calls are refused (paused or stopped org), 0 when open. */
 int64_t sf_org_blocked_until_ms (const sf_org_t *self);
+
+/*  True while the org is stopped: its last token request failed (credentials refused or
+    the token endpoint down). For health checks. */
+bool sf_org_stopped (const sf_org_t *self);
 
 /*  The org's name (borrowed). */
 const char *sf_org_name (const sf_org_t *self);
@@ -95,7 +156,7 @@ void sf_org_set_pause_ms (sf_org_t *self, int64_t pause_ms, int64_t reject_backo
 sf_call_result_t sf_call_classify (long status, const char *body, size_t body_len, sf_error_t *err);
 
 /*  Parses a Sforce-Limit-Info value "api-usage=18/15000" into used and max. Returns 0, or
-    -1 when the value has no well-formed api-usage. Pure. */
+    -1 when the value has no well-formed api-usage (or a number over 10^12). Pure. */
 int sf_limit_info_parse (const char *value, long *used, long *max);
 
 /*  Name of a result for logs: "ok", "retry", "reauth", "paused", "stopped", "permanent". */

@@ -2,6 +2,7 @@
 
       mlc-replayer [--config FILE] [run]       the daemon (default)
       mlc-replayer [--config FILE] COMMAND ... see rp_cli.h
+      mlc-replayer [--config FILE] health      probes metrics.listen: exit 0 healthy, 1 not
 
     Operator commands reach the daemon on zmq.control_endpoint (REQ/REP). */
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 
 #include "cm_config.h"
+#include "cm_daemon.h"
 #include "cm_log.h"
 #include "cm_signal.h"
 #include "rp_cli.h"
@@ -32,7 +34,7 @@ main (int argc, char **argv)
         config_path = argv[++i];
     }
     const char *cmd = i < argc ? argv[i] : "run";
-    if (strcmp (cmd, "run") != 0 && !rp_cli_is_command (cmd)) {
+    if (strcmp (cmd, "run") != 0 && strcmp (cmd, "health") != 0 && !rp_cli_is_command (cmd)) {
         fprintf (stderr, "mlc-replayer: unknown command '%s'\n", cmd);
         rp_cli_usage (stderr);
         return 2;
@@ -49,8 +51,13 @@ main (int argc, char **argv)
     const char *ctl = cm_config_str (cfg, "zmq.control_endpoint");
 
     int status = 0;
+    if (strcmp (cmd, "health") == 0) {
+        status = cm_daemon_health_command (cfg, "replayer");
+        cm_config_destroy (&cfg);
+        return status;
+    }
     if (strcmp (cmd, "run") != 0) {
-        rp_cli_config_t cc = {cm_config_str (cfg, "data_dir"), ctl, 0};
+        rp_cli_config_t cc = {cm_config_str (cfg, "data_dir"), ctl, 0, cfg};
         status = rp_cli_run (&cc, argc - i, argv + i, stdout, stderr);
         cm_config_destroy (&cfg);
         return status;
@@ -61,6 +68,7 @@ main (int argc, char **argv)
         .events_endpoint = cm_config_str (cfg, "zmq.events_endpoint"),
         .replay_endpoint = cm_config_str (cfg, "zmq.replay_endpoint"),
         .control_endpoint = ctl,
+        .confirm_endpoint = cm_config_str (cfg, "zmq.confirm_endpoint"),
         .hwm = (int) cm_config_int (cfg, "zmq.hwm"),
         .replay_rate = (int) cm_config_int (cfg, "replayer.replay_rate"),
         .redrive_base_ms = cm_config_int (cfg, "replayer.redrive_base_s") > 0
@@ -68,6 +76,7 @@ main (int argc, char **argv)
                                : -1,
         .redrive_max_ms = cm_config_int (cfg, "replayer.redrive_max_s") * 1000,
         .redrive_max = (int) cm_config_int (cfg, "replayer.redrive_max_attempts"),
+        .ops = cfg,
     };
     rp_daemon_t *daemon = rp_daemon_new (&dc, err, sizeof err);
     if (!daemon) {
@@ -75,7 +84,8 @@ main (int argc, char **argv)
         cm_config_destroy (&cfg);
         return 1;
     }
-    cm_info ("RPL_LISTENING", "events=%s replay=%s control=%s", dc.events_endpoint,
+    cm_info ("RPL_LISTENING", "config=%s store=%s/replayer events=%s replay=%s control=%s",
+             config_path ? config_path : "(environment)", dc.data_dir, dc.events_endpoint,
              dc.replay_endpoint, ctl);
     if (rp_daemon_run (daemon) != 0)
         status = 1;

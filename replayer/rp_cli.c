@@ -8,6 +8,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "cm_daemon.h"
 #include "cm_envelope.h"
 #include "cm_log.h"
 #include "cm_time.h"
@@ -508,6 +509,7 @@ daemon_request (const rp_cli_config_t *cfg, const cJSON *req, FILE *err, bool qu
     const char *ep = cfg->control_endpoint;
     int timeout = cfg->timeout_ms > 0 ? cfg->timeout_ms : 3000;
     void *ctx = NULL, *sock = NULL;
+    cm_daemon_t *auth = NULL;
     char *text = NULL, *data = NULL;
     size_t size = 0;
     cJSON *reply = NULL;
@@ -522,6 +524,8 @@ daemon_request (const rp_cli_config_t *cfg, const cJSON *req, FILE *err, bool qu
         snprintf (msg, sizeof msg, "out of memory");
         goto out;
     }
+    if (cfg->zmq && !(auth = cm_daemon_client_new (ctx, cfg->zmq, msg, sizeof msg)))
+        goto out;
     sock = cm_zsock_new (ctx, ZMQ_REQ, ep, false, 10, 0, msg, sizeof msg);
     if (!sock)
         goto out;
@@ -549,6 +553,7 @@ out:
     free (data);
     free (text);
     cm_zsock_destroy (&sock);
+    cm_daemon_client_destroy (&auth);
     if (ctx)
         zmq_ctx_term (ctx);
     return reply;

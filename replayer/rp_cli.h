@@ -26,10 +26,14 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "cm_config.h"
+
 typedef struct {
     const char *data_dir;         /* the store is data_dir/replayer */
     const char *control_endpoint; /* the daemon's control socket, or NULL */
     int timeout_ms;               /* how long to wait for the daemon; 0 = 3000 */
+    const cm_config_t *zmq;       /* zmq.curve_* keys for the control link (cm_daemon);
+                                     NULL = plaintext */
 } rp_cli_config_t;
 
 /*  Runs the command argv[0] with its arguments. Normal output goes to out, errors to err

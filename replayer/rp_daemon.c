@@ -3,12 +3,15 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <zmq.h>
 
+#include "cm_confirm.h"
+#include "cm_daemon.h"
 #include "cm_event.h"
 #include "cm_log.h"
 #include "cm_signal.h"
@@ -18,6 +21,19 @@
 #define RP_BURST_MAX       5000 /* messages read before a commit and a look at the rest */
 #define RP_ID_MAX          128  /* longest envelope id accepted in a control request */
 #define RP_REDRIVE_SCAN_MS 5000 /* how often retryable dead letters are looked at */
+#define RP_METRICS_MS      1000 /* how often the metric gauges are refreshed */
+#define RP_PEERLESS_S      120  /* unhealthy after this long with no stage connected */
+#define RP_CONFIRM_MAX     (4 * RP_BURST_MAX) /* confirmations waiting for a commit at most */
+
+typedef struct {
+    cm_metric_t *received;        /* events received */
+    cm_metric_t *outcomes[CM_OUTCOME_COUNT];     /* events by outcome */
+    cm_metric_t *bad_events;      /* messages that did not decode */
+    cm_metric_t *dl_open;         /* dead letters open */
+    cm_metric_t *dl_created;      /* dead letters created */
+    cm_metric_t *replayed;        /* envelopes re-fed */
+    cm_metric_t *replay_queue;    /* replay queue depth */
+} rp_metrics_t;
 
 struct rp_daemon_t {
     rp_store_t *store;       /* audit trail and dead letters */
@@ -25,6 +41,12 @@ struct rp_daemon_t {
     void *events;            /* PULL, bound */
     void *replay;            /* PUSH, bound */
     void *control;           /* REP, bound, or NULL */
+    void *confirm;           /* PUB, bound, or NULL: delivery confirmations */
+    char **cf_tenant;        /* confirmations waiting for the next commit: topics */
+    char **cf_data;          /* ... their encoded bodies */
+    size_t *cf_size;         /* ... their sizes */
+    size_t cf_count;         /* confirmations waiting */
+    uint64_t cf_dropped;     /* confirmations not queued (full, OOM): leases recover them */
     int stats_interval_ms;   /* RPL_STATS period */
     int replay_rate;         /* replays per second */
     char **queue;            /* replay queue: envelope ids, FIFO ring */
@@ -37,7 +59,70 @@ struct rp_daemon_t {
     int64_t redrive_base_ms; /* first redrive delay, < 0 = off */
     int64_t redrive_max_ms;  /* longest redrive delay */
     int redrive_max;         /* failures before a dead letter waits for an operator */
+    cm_daemon_t *ops;        /* security policy, metrics and health, or NULL */
+    rp_metrics_t m;          /* metric handles (NULL without ops) */
+    atomic_bool store_failed; /* a store write failed: unhealthy */
 };
+
+/* ---- metrics and health ------------------------------------------------------------ */
+
+static int
+s_health (void *arg, char *why, size_t why_cap)
+{
+    rp_daemon_t *self = arg;
+    if (atomic_load (&self->store_failed)) {
+        snprintf (why, why_cap, "the replayer store cannot be written");
+        return -1;
+    }
+    return 0;
+}
+
+static int
+s_ops_new (rp_daemon_t *self, const cm_config_t *cfg, char *err, size_t err_cap)
+{
+    self->ops = cm_daemon_new ("replayer", self->ctx, cfg, err, err_cap);
+    if (!self->ops)
+        return -1;
+    cm_metrics_t *m = cm_daemon_metrics (self->ops);
+    rp_metrics_t *h = &self->m;
+    h->received = cm_metrics_counter (m, "records_in_total", "Messages received per stage",
+                                      "stage=\"replayer\"");
+    for (int i = 0; i < CM_OUTCOME_COUNT; i++) {
+        char labels[64];
+        snprintf (labels, sizeof labels, "outcome=\"%s\"", cm_outcome_name ((cm_outcome_t) i));
+        h->outcomes[i] = cm_metrics_counter (m, "events_total", "Pipeline events audited by outcome",
+                                             labels);
+    }
+    h->bad_events = cm_metrics_counter (m, "errors_total", "Errors by class",
+                                        "stage=\"replayer\",class=\"bad_event\"");
+    h->dl_open = cm_metrics_gauge (m, "dead_letters_open", "Dead letters open now", NULL);
+    h->dl_created = cm_metrics_counter (m, "dead_letters_created_total", "Dead letters created",
+                                        NULL);
+    h->replayed = cm_metrics_counter (m, "records_out_total", "Messages sent per stage",
+                                      "stage=\"replayer\"");
+    h->replay_queue = cm_metrics_gauge (m, "queue_depth", "Records waiting in a queue",
+                                        "queue=\"replay\"");
+    cm_daemon_add_health (self->ops, s_health, self);
+    return 0;
+}
+
+//  Refreshes the metrics from the store counters (loop thread: the store is not shared).
+static void
+s_metrics_update (rp_daemon_t *self)
+{
+    if (!self->ops)
+        return;
+    rp_stats_t st;
+    rp_store_stats (self->store, &st);
+    cm_metric_set (self->m.received, (int64_t) self->received);
+    for (int i = 0; i < CM_OUTCOME_COUNT; i++)
+        cm_metric_set (self->m.outcomes[i], (int64_t) st.outcomes[i]);
+    cm_metric_set (self->m.bad_events, (int64_t) st.bad_events);
+    cm_metric_set (self->m.dl_open, (int64_t) st.dl_open);
+    cm_metric_set (self->m.dl_created, (int64_t) st.dl_created);
+    cm_metric_set (self->m.replayed, (int64_t) st.replayed);
+    cm_metric_set (self->m.replay_queue, (int64_t) self->q_count);
+}
 
 /* ---- life cycle -------------------------------------------------------------------- */
 
@@ -72,6 +157,8 @@ rp_daemon_new (const rp_daemon_config_t *cfg, char *err, size_t err_cap)
         snprintf (err, err_cap, "zmq_ctx_new: %s", zmq_strerror (errno));
         goto fail;
     }
+    if (cfg->ops && s_ops_new (self, cfg->ops, err, err_cap) != 0)
+        goto fail;
     self->events =
         cm_zsock_new (self->ctx, ZMQ_PULL, cfg->events_endpoint, true, cfg->hwm, 0, err, err_cap);
     if (!self->events)
@@ -86,6 +173,21 @@ rp_daemon_new (const rp_daemon_config_t *cfg, char *err, size_t err_cap)
         if (!self->control)
             goto fail;
     }
+    if (cfg->confirm_endpoint && *cfg->confirm_endpoint) {
+        self->confirm = cm_zsock_new (self->ctx, ZMQ_PUB, cfg->confirm_endpoint, true, cfg->hwm,
+                                      0, err, err_cap);
+        if (!self->confirm)
+            goto fail;
+        self->cf_tenant = calloc (RP_CONFIRM_MAX, sizeof *self->cf_tenant);
+        self->cf_data = calloc (RP_CONFIRM_MAX, sizeof *self->cf_data);
+        self->cf_size = calloc (RP_CONFIRM_MAX, sizeof *self->cf_size);
+        if (!self->cf_tenant || !self->cf_data || !self->cf_size) {
+            snprintf (err, err_cap, "out of memory");
+            goto fail;
+        }
+    }
+    if (self->ops)
+        cm_daemon_watch_peers (self->ops, self->events, "events", RP_PEERLESS_S);
     self->tokens_at_ms = cm_mono_ms ();
     free (path);
     return self;
@@ -104,6 +206,15 @@ rp_daemon_destroy (rp_daemon_t **self_p)
     cm_zsock_destroy (&self->events);
     cm_zsock_destroy (&self->replay);
     cm_zsock_destroy (&self->control);
+    for (size_t i = 0; i < self->cf_count; i++) {
+        free (self->cf_tenant[i]);
+        free (self->cf_data[i]);
+    }
+    free (self->cf_tenant);
+    free (self->cf_data);
+    free (self->cf_size);
+    cm_zsock_destroy (&self->confirm);
+    cm_daemon_destroy (&self->ops);
     if (self->ctx)
         zmq_ctx_term (self->ctx);
     rp_store_destroy (&self->store);
@@ -126,6 +237,51 @@ rp_daemon_replay_queued (const rp_daemon_t *self)
     return self->q_count;
 }
 
+/* ---- confirmations ----------------------------------------------------------------- */
+
+/*  Queues the confirmation of a stored final outcome; it is published after the commit. */
+static void
+confirm_queue (rp_daemon_t *self, const cm_event_t *ev)
+{
+    if (!self->confirm || !cm_confirm_is_final (ev->outcome))
+        return;
+    char *data = NULL;
+    size_t size = 0;
+    char *tenant = NULL;
+    if (self->cf_count >= RP_CONFIRM_MAX || cm_confirm_encode_event (ev, &data, &size) != 0 ||
+        !(tenant = strdup (ev->tenant))) {
+        free (data);
+        self->cf_dropped++;
+        return;
+    }
+    self->cf_tenant[self->cf_count] = tenant;
+    self->cf_data[self->cf_count] = data;
+    self->cf_size[self->cf_count] = size;
+    self->cf_count++;
+}
+
+/*  Publishes the queued confirmations (after a commit). A PUB socket drops what no
+    subscriber can take; the extractor's lease recovers from that. */
+static void
+confirm_publish (rp_daemon_t *self)
+{
+    for (size_t i = 0; i < self->cf_count; i++) {
+        if (zmq_send (self->confirm, self->cf_tenant[i], strlen (self->cf_tenant[i]),
+                      ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+            zmq_send (self->confirm, self->cf_data[i], self->cf_size[i], ZMQ_DONTWAIT) < 0)
+            self->cf_dropped++;
+        free (self->cf_tenant[i]);
+        free (self->cf_data[i]);
+    }
+    self->cf_count = 0;
+}
+
+size_t
+rp_daemon_confirms_waiting (const rp_daemon_t *self)
+{
+    return self->cf_count;
+}
+
 /* ---- events ------------------------------------------------------------------------ */
 
 int
@@ -143,7 +299,9 @@ rp_daemon_handle_event (rp_daemon_t *self, const void *data, size_t size)
     if (rc != 0)
         cm_error ("RPL_STORE_ERROR", "op=apply eid=%s error=\"%s\"",
                   ev->envelope_id ? ev->envelope_id : "", rp_store_error (self->store));
-    else if (ev->outcome == CM_OUTCOME_FAILED || ev->outcome == CM_OUTCOME_REJECTED) {
+    else
+        confirm_queue (self, ev);
+    if (rc == 0 && (ev->outcome == CM_OUTCOME_FAILED || ev->outcome == CM_OUTCOME_REJECTED)) {
         char msg[160];
         cm_info ("RPL_DEAD_LETTER", "id=%s tenant=%s entity=%s key=%s stage=%s code=%s msg=\"%s\"",
                  ev->envelope_id ? ev->envelope_id : "", ev->tenant ? ev->tenant : "",
@@ -305,6 +463,16 @@ reply_error (const char *fmt, const char *arg)
     return text;
 }
 
+/*  A time bound of a control request in ms: 0 (none) unless a number within int64_t
+    (converting a larger double, e.g. 1e300, is undefined behaviour). */
+static int64_t
+opt_ms (const cJSON *v)
+{
+    if (!cJSON_IsNumber (v) || !(v->valuedouble > -9.2e18 && v->valuedouble < 9.2e18))
+        return 0;
+    return (int64_t)v->valuedouble;
+}
+
 static const char *
 opt_str (const cJSON *req, const char *name)
 {
@@ -360,12 +528,8 @@ control_replay (rp_daemon_t *self, const cJSON *req, cJSON *reply)
     } else if (cJSON_IsTrue (all)) {
         const cJSON *since = cJSON_GetObjectItemCaseSensitive (req, "since_ms");
         const cJSON *until = cJSON_GetObjectItemCaseSensitive (req, "until_ms");
-        rp_filter_t f = {opt_str (req, "tenant"),
-                         opt_str (req, "entity"),
-                         opt_str (req, "code"),
-                         opt_str (req, "text"),
-                         cJSON_IsNumber (since) ? (int64_t)since->valuedouble : 0,
-                         cJSON_IsNumber (until) ? (int64_t)until->valuedouble : 0};
+        rp_filter_t f = {opt_str (req, "tenant"), opt_str (req, "entity"), opt_str (req, "code"),
+                         opt_str (req, "text"),   opt_ms (since),          opt_ms (until)};
         if (rp_store_dead_letters (self->store, &f, collect_one, &c) != 0)
             return reply_error ("store error: %s", rp_store_error (self->store));
     } else
@@ -522,11 +686,20 @@ log_stats (rp_daemon_t *self)
 static int
 commit (rp_daemon_t *self, bool sync)
 {
-    if (rp_store_flush (rp_daemon_store (self), sync) == 0)
+    if (rp_store_flush (rp_daemon_store (self), sync) == 0) {
+        confirm_publish (self);
         return 0;
+    }
     cm_error ("RPL_STORE_ERROR", "op=commit error=\"%s\" action=stop",
               rp_store_error (self->store));
+    atomic_store (&self->store_failed, true);
     return -1;
+}
+
+int
+rp_daemon_commit (rp_daemon_t *self, bool sync)
+{
+    return commit (self, sync);
 }
 
 int
@@ -535,12 +708,15 @@ rp_daemon_run (rp_daemon_t *self)
     int rc = -1;
     int64_t next_stats = cm_mono_ms () + self->stats_interval_ms;
     int64_t next_redrive = cm_mono_ms () + RP_REDRIVE_SCAN_MS;
+    int64_t next_metrics = 0;
     zmq_pollitem_t items[2] = {{self->events, 0, ZMQ_POLLIN, 0}, {self->control, 0, ZMQ_POLLIN, 0}};
     int nitems = self->control ? 2 : 1;
     cm_info ("RPL_STARTED", "replay_rate=%d", self->replay_rate);
     while (!cm_signal_stop_requested ()) {
         int64_t now = cm_mono_ms ();
         long timeout = (next_stats < next_redrive ? next_stats : next_redrive) - now;
+        if (self->ops && timeout > RP_METRICS_MS)
+            timeout = RP_METRICS_MS;
         if (self->q_count > 0 && timeout > 20)
             timeout = 20;
         if (timeout < 0)
@@ -556,7 +732,8 @@ rp_daemon_run (rp_daemon_t *self)
             if (drain_events (self, RP_BURST_MAX) < 0)
                 goto out;
         }
-        if (rp_store_pending (self->store) > 0 && commit (self, false) != 0)
+        if ((rp_store_pending (self->store) > 0 || self->cf_count > 0) &&
+            commit (self, false) != 0)
             goto out;
         if (nitems > 1 && (items[1].revents & ZMQ_POLLIN))
             serve_control (self);
@@ -572,6 +749,10 @@ rp_daemon_run (rp_daemon_t *self)
             if (self->q_count == 0 && rp_daemon_redrive_scan (self, cm_now_ms ()) < 0)
                 goto out;
             next_redrive = now + RP_REDRIVE_SCAN_MS;
+        }
+        if (now >= next_metrics) {
+            s_metrics_update (self);
+            next_metrics = now + RP_METRICS_MS;
         }
         if (now >= next_stats) {
             log_stats (self);

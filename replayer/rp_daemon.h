@@ -29,6 +29,10 @@
       {"cmd":"purge","id":"ID","reason":"TEXT"}            -> {"ok":true}
     Errors: {"ok":false,"error":"..."}.
 
+    Confirmations (docs/delivery.md): after a commit, each final outcome it stored (loaded,
+    failed, rejected, skipped) is published on the PUB confirm endpoint as a cm_confirm
+    (topic = tenant), so the extractor can drop its pending entry. Never before the commit.
+
     Shutdown: on SIGTERM/SIGINT (cm_signal) the loop reads what is already queued on the
     events socket, commits, and returns 0. A storage error stops the loop with -1 (the
     process must exit non-zero): an event is never dropped silently. */
@@ -39,6 +43,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cm_config.h"
 #include "rp_store.h"
 
 #define RP_DAEMON_REPLAY_QUEUE_MAX 1000000 /* replays waiting at most */
@@ -49,6 +54,7 @@ typedef struct {
     const char *events_endpoint;  /* PULL, bound */
     const char *replay_endpoint;  /* PUSH, bound */
     const char *control_endpoint; /* REP, bound; NULL or "" = no control socket */
+    const char *confirm_endpoint; /* PUB, bound; NULL or "" = no confirmations */
     int hwm;                      /* ZeroMQ high-water mark */
     int stats_interval_ms;        /* RPL_STATS period; 0 = 10000 */
     int replay_rate;              /* replays per second; 0 = 50 */
@@ -56,6 +62,8 @@ typedef struct {
     int64_t redrive_max_ms;       /* longest redrive delay; 0 = 3600000 */
     int redrive_max;              /* failures after which a dead letter waits for an
                                      operator; 0 = 8 */
+    const cm_config_t *ops;       /* ZeroMQ security and metrics settings (cm_daemon);
+                                     NULL = plaintext, no metrics */
 } rp_daemon_config_t;
 
 typedef struct rp_daemon_t rp_daemon_t;
@@ -89,6 +97,13 @@ int rp_daemon_redrive_scan (rp_daemon_t *self, int64_t now_ms);
 
 /*  Replays waiting in the queue. */
 size_t rp_daemon_replay_queued (const rp_daemon_t *self);
+
+/*  Commits the store (fsync when sync) and then publishes the confirmations of the final
+    outcomes it held. 0, or -1 on a storage error (nothing is published then). */
+int rp_daemon_commit (rp_daemon_t *self, bool sync);
+
+/*  Confirmations stored but not yet published (waiting for a commit). */
+size_t rp_daemon_confirms_waiting (const rp_daemon_t *self);
 
 /*  The daemon's store (borrowed), for tests. */
 rp_store_t *rp_daemon_store (rp_daemon_t *self);

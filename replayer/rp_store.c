@@ -119,7 +119,7 @@ rp_stats_to_json (const rp_stats_t *st)
     cJSON *o = cJSON_CreateObject ();
     if (!o)
         return NULL;
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < CM_OUTCOME_COUNT; i++)
         cJSON_AddNumberToObject (o, cm_outcome_name ((cm_outcome_t)i), (double)st->outcomes[i]);
     for (size_t i = 0; i < sizeof s_stat_names / sizeof s_stat_names[0]; i++)
         cJSON_AddNumberToObject (o, s_stat_names[i], (double)*stat_slot ((rp_stats_t *)st, i));
@@ -146,7 +146,7 @@ stats_from_text (rp_stats_t *st, const char *text, size_t len)
         cJSON_Delete (o);
         return;
     }
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < CM_OUTCOME_COUNT; i++) {
         int64_t v = json_int (o, cm_outcome_name ((cm_outcome_t)i));
         st->outcomes[i] = v > 0 ? (uint64_t)v : 0;
     }
@@ -738,7 +738,7 @@ rp_store_apply (rp_store_t *self, const cm_event_t *ev)
         snprintf (self->error, sizeof self->error, "store is read-only");
         return -1;
     }
-    if ((int)ev->outcome < 0 || (int)ev->outcome > 5) {
+    if ((int)ev->outcome < 0 || (int)ev->outcome >= CM_OUTCOME_COUNT) {
         snprintf (self->error, sizeof self->error, "event outcome %d out of range",
                   (int)ev->outcome);
         return -1;

@@ -81,7 +81,7 @@ typedef struct {
 
 /*  Counters, persisted with every commit. */
 typedef struct {
-    uint64_t outcomes[6]; /* events by cm_outcome_t */
+    uint64_t outcomes[CM_OUTCOME_COUNT]; /* events by cm_outcome_t */
     uint64_t bad_events;  /* messages that did not decode */
     uint64_t dl_open;     /* dead letters open now */
     uint64_t dl_created;  /* dead letters created */

@@ -87,7 +87,8 @@ mlc_write_config () {
     "load_endpoint": "ipc://$MLC_TMP/load.sock",
     "events_endpoint": "ipc://$MLC_TMP/events.sock",
     "replay_endpoint": "ipc://$MLC_TMP/replay.sock",
-    "control_endpoint": "ipc://$MLC_TMP/control.sock"
+    "control_endpoint": "ipc://$MLC_TMP/control.sock",
+    "confirm_endpoint": "ipc://$MLC_TMP/confirm.sock"
   },
   "cloudsuite": {
     "ionapi_file": "$MLC_TMP/ionapi/$tenant.ionapi",

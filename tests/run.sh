@@ -74,6 +74,12 @@ if [ "$what" = all ] || [ "$what" = integration ]; then
     run_integration "${B:-build}/bin" integration
     run_integration "${BSAN:-build/asan}/bin" integration-asan
 fi
+if [ "$what" = all ] || [ "$what" = fuzz ]; then
+    # libFuzzer targets, a few seconds each, once (they carry their own sanitizers)
+    log="$logdir/fuzz.log"
+    tests/fuzz/run-short.sh >"$log" 2>&1
+    count fuzz "$log" $?
+fi
 echo "tests took $(( $(date +%s) - start )) s; logs in $logdir"
 if [ ${#failures[@]} -gt 0 ]; then
     echo "failed:"

@@ -10,6 +10,10 @@
         binds a PULL socket, receives envelopes until N arrived or S seconds passed with no
         message, and prints one JSON line per envelope (tenant, entity, key, hash, attempt,
         sobject, extid); corrupt messages are printed as {"error": "..."} lines.
+    Security: when MLC_CONFIG or MLC_ZMQ_CURVE_SECRET_KEY is set, the configuration (file
+    and MLC_ environment, cm_config) gives the CURVE keys (zmq.curve_secret_key,
+    zmq.curve_server_key, zmq.curve_clients) and the plaintext bind policy, as for the
+    daemons (cm_daemon_client_new).
     Exits 0 on success, 1 on error, 2 on usage. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +23,7 @@
 #include <cjson/cJSON.h>
 #include <sodium.h>
 
+#include "cm_daemon.h"
 #include "cm_envelope.h"
 #include "cm_signal.h"
 #include "cm_zsock.h"
@@ -189,13 +194,28 @@ main (int argc, char **argv)
         return 1;
     cm_signal_install ();
     void *ctx = zmq_ctx_new ();
+    cm_config_t *cfg = NULL;
+    cm_daemon_t *auth = NULL;
     int rc;
+    if (getenv ("MLC_CONFIG") || getenv ("MLC_ZMQ_CURVE_SECRET_KEY")) {
+        char err[512];
+        cfg = cm_config_load (getenv ("MLC_CONFIG"), err, sizeof err);
+        auth = cfg ? cm_daemon_client_new (ctx, cfg, err, sizeof err) : NULL;
+        if (!auth) {
+            fprintf (stderr, "mlc-ztool: %s\n", err);
+            cm_config_destroy (&cfg);
+            zmq_ctx_term (ctx);
+            return 1;
+        }
+    }
     if (strcmp (argv[1], "push") == 0)
         rc = cmd_push (ctx, argv[2], argc - 3, argv + 3);
     else if (strcmp (argv[1], "sink") == 0)
         rc = cmd_sink (ctx, argv[2], argc - 3, argv + 3);
     else
         rc = usage ();
+    cm_daemon_client_destroy (&auth);
+    cm_config_destroy (&cfg);
     zmq_ctx_term (ctx);
     return rc;
 }

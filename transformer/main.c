@@ -2,7 +2,9 @@
     between the extractors and the loaders.
 
     mlc-transformer [--config FILE]
+    mlc-transformer [--config FILE] health   probes metrics.listen: exit 0 healthy, 1 not
     mlc-transformer --check-mapping FILE [--config FILE]
+    mlc-transformer --map-records|--bench [OPTIONS] ENTITY=FILE...   (tf_cli.h)
     Exit status: 0 on success, after SIGTERM, or when the checked mapping is valid; 1 on a
     configuration or mapping error, or an invalid checked mapping; 2 on bad arguments. */
 #include <errno.h>
@@ -13,179 +15,105 @@
 #include <zmq.h>
 
 #include "cm_config.h"
+#include "cm_daemon.h"
 #include "cm_log.h"
 #include "cm_signal.h"
+#include "tf_cli.h"
 #include "tf_loop.h"
 #include "tf_mapping.h"
 #include "tf_memory.h"
+#include "tf_ops.h"
 
 #define TF_DRAIN_MS 2000 /* time to finish queued work after SIGTERM */
-
-static const char *const s_entities[] = {"vendor", "customer", "invoice", "po"};
-#define S_ENTITY_COUNT (sizeof s_entities / sizeof s_entities[0])
 
 static void
 s_usage (FILE *f)
 {
     fprintf (f, "usage: mlc-transformer [--config FILE]\n"
                 "       mlc-transformer --check-mapping FILE [--config FILE]\n"
+                "       mlc-transformer --map-records [OPTIONS] ENTITY=FILE...\n"
+                "       mlc-transformer --bench [OPTIONS] [--passes N] ENTITY=FILE...\n"
                 "  --config FILE         configuration file (default: $MLC_CONFIG, else none)\n"
                 "  --check-mapping FILE  validate a mapping file, print what it maps, exit 0\n"
                 "                        when valid, 1 when not; with a configuration, also\n"
-                "                        check that every property it uses is extracted\n");
+                "                        check that every property it uses is extracted\n"
+                "  --map-records         dry run: map records (IDO LoadCollection JSON, one file\n"
+                "                        per entity, in order) and print one JSON line each\n"
+                "                        with the exact payload, or the rejection and reason\n"
+                "  --bench               throughput of the transformer on one core\n"
+                "  OPTIONS: --mapping FILE (default transformer.mapping_file), --tenant T\n"
+                "           (default cloudsuite.tenant), --memory DIR (default: a fresh\n"
+                "           temporary memory), --no-memory\n"
+                "  ENTITY: vendor, customer, invoice, po; FILE '-' is standard input\n");
 }
 
-/*  Properties the mapping uses for an entity that cloudsuite.<entity>.properties does not
-    extract: one log warning each (warn_log), or one printed line each (an error for an
-    enabled entity, a note for a disabled one). Returns how many for enabled entities. */
+/*  Options of --map-records and --bench after the command word. Returns 0, or 2 with a
+    message on stderr. */
 static int
-s_missing_properties (const tf_mapping_t *mapping, const cm_config_t *cfg, bool warn_log,
-                      bool enabled_only)
+s_parse_tool (int argc, char **argv, int i, tf_cli_options_t *o)
 {
-    int missing = 0;
-    for (size_t i = 0; i < S_ENTITY_COUNT; i++) {
-        const char *entity = s_entities[i];
-        char key[64];
-        snprintf (key, sizeof key, "cloudsuite.%s.enabled", entity);
-        bool enabled = cm_config_bool (cfg, key);
-        if (enabled_only && !enabled)
-            continue;
-        char *used = tf_mapping_properties (mapping, entity);
-        if (!used)
-            continue;
-        snprintf (key, sizeof key, "cloudsuite.%s.properties", entity);
-        const char *have = cm_config_str (cfg, key);
-        char *save = NULL;
-        for (char *p = strtok_r (used, ",", &save); p; p = strtok_r (NULL, ",", &save)) {
-            bool found = false;
-            size_t pl = strlen (p);
-            for (const char *h = have ? have : ""; *h;) {
-                const char *c = strchr (h, ',');
-                size_t hl = c ? (size_t)(c - h) : strlen (h);
-                if (hl == pl && strncmp (h, p, pl) == 0)
-                    found = true;
-                h = c ? c + 1 : h + hl;
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        bool has = i + 1 < argc;
+        if (strcmp (a, "--mapping") == 0 && has)
+            o->mapping_file = argv[++i];
+        else if (strcmp (a, "--config") == 0 && has)
+            o->config_file = argv[++i];
+        else if (strcmp (a, "--tenant") == 0 && has)
+            o->tenant = argv[++i];
+        else if (strcmp (a, "--memory") == 0 && has)
+            o->memory_dir = argv[++i];
+        else if (strcmp (a, "--no-memory") == 0)
+            o->no_memory = true;
+        else if (strcmp (a, "--passes") == 0 && has) {
+            char *end = NULL;
+            long n = strtol (argv[++i], &end, 10);
+            if (!end || *end || n < 1 || n > 1000) {
+                fprintf (stderr, "--passes: give 1..1000\n");
+                return 2;
             }
-            if (found)
-                continue;
-            missing += enabled;
-            if (warn_log)
-                cm_warn ("TRF_PROPERTY_NOT_EXTRACTED", "entity=%s property=%s setting=%s", entity,
-                         p, key);
-            else
-                printf ("%s: entity '%s' uses property '%s', which %s does not extract%s\n",
-                        enabled ? "error" : "note", entity, p, key,
-                        enabled ? "" : " (entity disabled)");
-        }
-        free (used);
-    }
-    return missing;
-}
-
-static const char *
-s_src_name (const tf_field_t *f)
-{
-    switch (f->src) {
-    case TF_SRC_FROM:
-        return "from";
-    case TF_SRC_TEMPLATE:
-        return "template";
-    case TF_SRC_CONST:
-        return "const";
-    case TF_SRC_PARENT:
-        return "parent";
-    case TF_SRC_TARGET:
-        return "from_target";
-    }
-    return "?";
-}
-
-/*  The operator command: validate and describe a mapping. */
-static int
-s_check_mapping (const char *file, const char *config_path)
-{
-    char err[1024];
-    tf_mapping_t *mapping = tf_mapping_load (file, err, sizeof err);
-    if (!mapping) {
-        printf ("error: %s\n", err);
-        printf ("mapping INVALID\n");
-        return 1;
-    }
-    size_t routes = 0, fields = 0;
-    for (size_t i = 0; i < tf_mapping_entity_count (mapping); i++) {
-        const tf_entity_t *e = tf_mapping_entity_at (mapping, i);
-        printf ("entity %s: %zu route%s\n", e->name, e->route_count,
-                e->route_count == 1 ? "" : "s");
-        for (size_t r = 0; r < e->route_count; r++) {
-            const tf_route_t *route = &e->routes[r];
-            routes++;
-            const char *name = route->name[0] ? route->name : "(always)";
-            if (route->skip) {
-                printf ("  route %s%s: skip\n", name, route->when ? " (conditional)" : "");
-                continue;
+            o->passes = (int)n;
+        } else if (a[0] != '-' && strchr (a, '=')) {
+            if (o->input_count == TF_CLI_MAX_INPUTS) {
+                fprintf (stderr, "at most %d ENTITY=FILE arguments\n", TF_CLI_MAX_INPUTS);
+                return 2;
             }
-            printf ("  route %s%s -> %s by %s = %s%s%s, %zu fields\n", name,
-                    route->when ? " (conditional)" : "", route->sobject, route->ext_field,
-                    route->key.source, route->match_key.count ? ", match key " : "",
-                    route->match_key.count ? route->match_key.source : "", route->field_count);
-            for (size_t f = 0; f < route->field_count; f++) {
-                const tf_field_t *field = &route->fields[f];
-                fields++;
-                printf ("    %-32s %-11s%s%s%s\n", field->to, s_src_name (field),
-                        field->required ? " required" : "", field->merge_union ? " union" : "",
-                        field->src == TF_SRC_PARENT ? " (parent reference)" : "");
-            }
-        }
-        char *props = tf_mapping_properties (mapping, e->name);
-        printf ("  source properties used: %s\n", props ? props : "");
-        free (props);
-    }
-    int rc = 0;
-    if (config_path) {
-        cm_config_t *cfg = cm_config_load (config_path, err, sizeof err);
-        if (!cfg) {
-            printf ("error: %s\n", err);
-            rc = 1;
+            char *eq = strchr (a, '=');
+            *eq = 0;
+            o->entities[o->input_count] = a;
+            o->files[o->input_count++] = eq + 1;
         } else {
-            if (s_missing_properties (mapping, cfg, false, false) > 0)
-                rc = 1;
-            cm_config_destroy (&cfg);
+            fprintf (stderr, "unknown or incomplete argument '%.80s'\n", a);
+            s_usage (stderr);
+            return 2;
         }
     }
-    if (tf_mapping_uses_union (mapping))
-        printf ("note: union fields keep their values in data_dir/transformer\n");
-    printf ("mapping %s: %zu entities, %zu routes, %zu fields\n", rc ? "INVALID" : "OK",
-            tf_mapping_entity_count (mapping), routes, fields);
-    tf_mapping_destroy (&mapping);
-    return rc;
-}
-
-static bool
-s_uses_memory (const tf_mapping_t *mapping)
-{
-    if (tf_mapping_uses_union (mapping))
-        return true;
-    for (size_t i = 0; i < tf_mapping_entity_count (mapping); i++) {
-        const tf_entity_t *e = tf_mapping_entity_at (mapping, i);
-        for (size_t r = 0; r < e->route_count; r++)
-            if (e->routes[r].match_key.count)
-                return true;
-    }
-    return false;
+    return 0;
 }
 
 int
 main (int argc, char **argv)
 {
+    if (argc > 1 && (strcmp (argv[1], "--map-records") == 0 || strcmp (argv[1], "--bench") == 0)) {
+        tf_cli_options_t opts;
+        memset (&opts, 0, sizeof opts);
+        opts.config_file = getenv ("MLC_CONFIG");
+        int rc = s_parse_tool (argc, argv, 2, &opts);
+        if (rc)
+            return rc;
+        return strcmp (argv[1], "--bench") == 0 ? tf_cli_bench (&opts) : tf_cli_map_records (&opts);
+    }
     const char *path = getenv ("MLC_CONFIG");
     const char *check = NULL;
-    bool explicit_config = false;
+    bool explicit_config = false, health = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp (argv[i], "--config") == 0 && i + 1 < argc) {
             path = argv[++i];
             explicit_config = true;
         } else if (strcmp (argv[i], "--check-mapping") == 0 && i + 1 < argc)
             check = argv[++i];
+        else if (strcmp (argv[i], "health") == 0)
+            health = true;
         else if (strcmp (argv[i], "--help") == 0 || strcmp (argv[i], "-h") == 0) {
             s_usage (stdout);
             return 0;
@@ -195,7 +123,7 @@ main (int argc, char **argv)
         }
     }
     if (check)
-        return s_check_mapping (check, explicit_config ? path : NULL);
+        return tf_cli_check_mapping (check, explicit_config ? path : NULL);
 
     cm_signal_install ();
     cm_log_init ("transformer", CM_LOG_INFO);
@@ -206,20 +134,34 @@ main (int argc, char **argv)
     tf_memory_t *memory = NULL;
     tf_memory_ops_t mem_ops;
     void *ctx = NULL;
+    cm_daemon_t *ops = NULL;
+    tf_ops_t *tf_ops = NULL;
     tf_loop_t *loop = NULL;
 
     cfg = cm_config_load (path, err, sizeof err);
     if (!cfg)
         goto fail_msg;
+    if (health) {
+        rc = cm_daemon_health_command (cfg, "transformer");
+        goto out;
+    }
     cm_log_level_t level = CM_LOG_INFO;
     cm_log_level_parse (cm_config_str (cfg, "log.level"), &level);
     cm_log_init ("transformer", level);
     const char *mapping_file = cm_config_str (cfg, "transformer.mapping_file");
     mapping = tf_mapping_load (mapping_file ? mapping_file : "", err, sizeof err);
-    if (!mapping)
+    if (!mapping) {
+        char why[sizeof err];
+        snprintf (why, sizeof why, "%s", err);
+        snprintf (err, sizeof err,
+                  "mapping (transformer.mapping_file): %.400s; fix the file, or point "
+                  "transformer.mapping_file (env MLC_TRANSFORMER_MAPPING_FILE) at a valid "
+                  "mapping (docs/mapping.md)",
+                  why);
         goto fail_msg;
-    s_missing_properties (mapping, cfg, true, true);
-    if (s_uses_memory (mapping)) {
+    }
+    tf_cli_missing_properties (mapping, cfg, true);
+    if (tf_mapping_uses_memory (mapping)) {
         const char *data_dir = cm_config_str (cfg, "data_dir");
         char dir[4096];
         if (mkdir (data_dir, 0700) != 0 && errno != EEXIST) {
@@ -242,9 +184,13 @@ main (int argc, char **argv)
                            cm_config_str (cfg, "zmq.load_endpoint"),
                            cm_config_str (cfg, "zmq.events_endpoint"),
                            (int)cm_config_int (cfg, "zmq.hwm"), TF_DRAIN_MS};
+    ops = cm_daemon_new ("transformer", ctx, cfg, err, sizeof err);
+    if (!ops)
+        goto fail_msg;
     loop = tf_loop_new (ctx, &lc, mapping, memory ? &mem_ops : NULL, err, sizeof err);
     if (!loop)
         goto fail_msg;
+    tf_ops = tf_ops_new (ops, loop, memory ? &mem_ops : NULL);
     cm_info ("TRF_START", "mapping=%s entities=%zu memory=%s extract=%s load=%s events=%s",
              mapping_file, tf_mapping_entity_count (mapping), memory ? "on" : "off",
              lc.extract_endpoint, lc.load_endpoint, lc.events_endpoint);
@@ -257,7 +203,10 @@ fail_msg:;
     cm_error ("TRF_FATAL", "reason=\"%s\"", msg);
     rc = 1;
 out:
+    cm_daemon_stop (ops); //  no sampler reads the loop any more
     tf_loop_destroy (&loop);
+    cm_daemon_destroy (&ops);
+    tf_ops_destroy (&tf_ops);
     if (ctx)
         zmq_ctx_term (ctx);
     tf_memory_destroy (&memory);

@@ -18,16 +18,31 @@
 #define TF_SEND_SLICE_MS    200   /* one wait for room in a full queue */
 #define TF_BACKPRESSURE_LOG 10000 /* log a waiting sender at most this often (ms) */
 #define TF_STATS_LOG_MS     30000 /* periodic counters */
+#define TF_GROUP_MAX        64    /* messages handled between two memory commits */
+
+/*  A message handled but not sent on yet. */
+typedef struct {
+    cm_envelope_t *env; /* decoded, with its target when st is TF_OK */
+    char *data;         /* the bytes received (for a dead letter) */
+    size_t size;        /* their size */
+    tf_status_t st;     /* the transform's verdict */
+    tf_result_t res;    /* why, when rejected or skipped */
+    char *out;          /* the encoded envelope to send (TF_OK) */
+    size_t out_size;    /* its size */
+} pending_t;
 
 struct tf_loop_t {
-    void *pull;                  /* extract socket, bound */
-    void *push;                  /* load socket, bound */
-    void *events;                /* events socket, connected */
-    const tf_mapping_t *mapping; /* borrowed */
-    const tf_memory_ops_t *mem;  /* borrowed, may be NULL */
-    int drain_ms;                /* time allowed after a stop request */
-    int64_t stop_deadline;       /* mono ms when draining ends; -1 before a stop */
-    tf_stats_t stats;            /* counters */
+    void *pull;                    /* extract socket, bound */
+    void *push;                    /* load socket, bound */
+    void *events;                  /* events socket, connected */
+    const tf_mapping_t *mapping;   /* borrowed */
+    const tf_memory_ops_t *mem;    /* borrowed, may be NULL */
+    tf_memory_ops_t mem_group;     /* mem without commit: the group commits once */
+    pending_t group[TF_GROUP_MAX]; /* messages handled, not yet sent on */
+    size_t group_count;            /* number of them */
+    int drain_ms;                  /* time allowed after a stop request */
+    int64_t stop_deadline;         /* mono ms when draining ends; -1 before a stop */
+    tf_stats_t stats;              /* counters */
 };
 
 tf_loop_t *
@@ -165,8 +180,11 @@ report_rejected (tf_loop_t *self, const cm_envelope_t *env, const tf_result_t *r
     return rc;
 }
 
-int
-tf_loop_handle (tf_loop_t *self, const char *data, size_t size)
+/*  Decodes and transforms one message into the group (taking ownership of data); the
+    memory's writes wait for the group's commit. A message that does not decode is
+    counted and dropped here. */
+static void
+group_add (tf_loop_t *self, char *data, size_t size)
 {
     self->stats.received++;
     char err[256];
@@ -177,66 +195,154 @@ tf_loop_handle (tf_loop_t *self, const char *data, size_t size)
         cm_log_excerpt (err, strlen (err), 200, msg, sizeof msg);
         cm_warn ("TRF_BAD_ENVELOPE", "bytes=%zu reason=\"%s\" bad_total=%llu", size, msg,
                  (unsigned long long)self->stats.bad);
-        return 0;
+        free (data);
+        return;
     }
-    int rc = 0;
-    char *out = NULL;
-    size_t out_size = 0;
-    cm_event_t *ev = NULL;
-    tf_result_t res;
-    tf_status_t st = tf_transform_apply (self->mapping, env, self->mem, &res);
-    if (st == TF_SKIP) {
-        self->stats.skipped++;
-        cm_debug ("TRF_SKIPPED", "tenant=%s entity=%s key=%s route=%s", env->tenant, env->entity,
-                  env->key, res.route);
-        goto out;
+    pending_t *p = &self->group[self->group_count++];
+    memset (p, 0, sizeof *p);
+    p->env = env;
+    p->data = data;
+    p->size = size;
+    //  The memory's callbacks as they are now (tf_ops may wrap them after tf_loop_new),
+    //  without the per-record commit: group_flush commits once for the group.
+    if (self->mem) {
+        self->mem_group = *self->mem;
+        self->mem_group.commit = NULL;
     }
-    if (st == TF_OK) {
+    p->st = tf_transform_apply (self->mapping, env, self->mem ? &self->mem_group : NULL, &p->res);
+    if (p->st == TF_OK) {
         env->sent_at_ms = cm_now_ms ();
-        if (cm_envelope_encode (env, &out, &out_size)) {
-            memset (&res, 0, sizeof res);
-            snprintf (res.code, sizeof res.code, "MAPPING_PAYLOAD_TOO_LARGE");
-            snprintf (res.reason, sizeof res.reason,
+        if (cm_envelope_encode (env, &p->out, &p->out_size)) {
+            memset (&p->res, 0, sizeof p->res);
+            snprintf (p->res.code, sizeof p->res.code, "MAPPING_PAYLOAD_TOO_LARGE");
+            snprintf (p->res.reason, sizeof p->res.reason,
                       "the mapped envelope is over %d bytes (payload %zu bytes)",
                       CM_ENVELOPE_MAX_BYTES, env->payload ? strlen (env->payload) : 0);
-            st = TF_REJECT;
+            p->st = TF_REJECT;
         }
     }
-    if (st == TF_REJECT) {
-        rc = report_rejected (self, env, &res, data, size);
-        goto out;
+}
+
+/*  Sends one handled record on: the envelope and its event, or the dead letter. */
+static int
+group_send (tf_loop_t *self, pending_t *p)
+{
+    cm_envelope_t *env = p->env;
+    if (p->st == TF_SKIP) {
+        self->stats.skipped++;
+        cm_debug ("TRF_SKIPPED", "tenant=%s entity=%s key=%s route=%s", env->tenant, env->entity,
+                  env->key, p->res.route);
+        //  A skip is final: reported, so the extractor's pending entry is confirmed.
+        cm_event_t *sev = cm_event_new (CM_STAGE_TRANSFORM, CM_OUTCOME_SKIPPED, env);
+        char why[300];
+        snprintf (why, sizeof why, "the mapping routes the record nowhere (route %s)",
+                  p->res.route);
+        if (!sev || cm_event_set_str (sev, &sev->message, why)) {
+            cm_error ("TRF_UNSENT", "what=event reason=out_of_memory key=%s", env->key);
+            self->stats.unsent++;
+            cm_event_destroy (&sev);
+            return -1;
+        }
+        int src = send_event (self, sev, env);
+        cm_event_destroy (&sev);
+        return src;
     }
-    if (send_waiting (self, self->push, "load", out, out_size)) {
+    if (p->st == TF_REJECT)
+        return report_rejected (self, env, &p->res, p->data, p->size);
+    if (send_waiting (self, self->push, "load", p->out, p->out_size)) {
         //  No loader took it before shutdown: hand it to the dead-letter store as a
         //  retryable failure (replayable) rather than lose it.
         self->stats.unsent++;
         cm_error ("TRF_UNSENT", "what=envelope tenant=%s entity=%s key=%s", env->tenant,
                   env->entity, env->key);
+        tf_result_t res;
         memset (&res, 0, sizeof res);
         snprintf (res.code, sizeof res.code, "TRF_UNSENT");
         snprintf (res.reason, sizeof res.reason,
                   "no loader took the record before the transformer stopped");
         res.retryable = true;
-        report_rejected (self, env, &res, data, size);
+        report_rejected (self, env, &res, p->data, p->size);
         self->stats.rejected--; //  counted as unsent, not as a mapping rejection
-        rc = -1;
-        goto out;
+        return -1;
     }
     self->stats.transformed++;
-    ev = cm_event_new (CM_STAGE_TRANSFORM, CM_OUTCOME_TRANSFORMED, env);
+    cm_event_t *ev = cm_event_new (CM_STAGE_TRANSFORM, CM_OUTCOME_TRANSFORMED, env);
     if (!ev || cm_event_set_str (ev, &ev->sobject, env->sobject) ||
         cm_event_set_str (ev, &ev->ext_id, env->ext_id)) {
         cm_error ("TRF_UNSENT", "what=event reason=out_of_memory key=%s", env->key);
         self->stats.unsent++;
-        rc = -1;
-        goto out;
+        cm_event_destroy (&ev);
+        return -1;
     }
-    rc = send_event (self, ev, env);
-out:
+    int rc = send_event (self, ev, env);
     cm_event_destroy (&ev);
-    free (out);
-    cm_envelope_destroy (&env);
     return rc;
+}
+
+/*  Commits the memory's writes of the whole group, then sends every record on, in the
+    order received: no record leaves before what the memory learnt from it is stored.
+    Returns 0, or -1 when a send failed. */
+static int
+group_flush (tf_loop_t *self)
+{
+    int rc = 0;
+    if (self->group_count && self->mem && self->mem->commit && self->mem->commit (self->mem->arg)) {
+        //  The memory could not store what these records taught it: none may leave.
+        for (size_t i = 0; i < self->group_count; i++) {
+            pending_t *p = &self->group[i];
+            if (p->st != TF_OK)
+                continue;
+            memset (&p->res, 0, sizeof p->res);
+            snprintf (p->res.code, sizeof p->res.code, "MAPPING_INTERNAL");
+            snprintf (p->res.reason, sizeof p->res.reason,
+                      "the transformer's memory could not store its writes");
+            p->res.retryable = true;
+            p->st = TF_REJECT;
+        }
+    }
+    for (size_t i = 0; i < self->group_count; i++) {
+        pending_t *p = &self->group[i];
+        if (group_send (self, p))
+            rc = -1;
+        cm_envelope_destroy (&p->env);
+        free (p->out);
+        free (p->data);
+    }
+    self->group_count = 0;
+    return rc;
+}
+
+int
+tf_loop_handle (tf_loop_t *self, const char *data, size_t size)
+{
+    char *copy = malloc (size ? size : 1);
+    if (!copy) {
+        cm_error ("TRF_UNSENT", "what=message reason=out_of_memory bytes=%zu", size);
+        self->stats.received++;
+        self->stats.unsent++;
+        return -1;
+    }
+    memcpy (copy, data, size);
+    group_add (self, copy, size);
+    return group_flush (self);
+}
+
+int
+tf_loop_poll (tf_loop_t *self, int timeout_ms)
+{
+    char *data = NULL;
+    size_t size = 0;
+    int rc = cm_zsock_recv (self->pull, &data, &size, timeout_ms);
+    if (rc <= 0)
+        return rc;
+    int handled = 0;
+    //  Take whatever else is queued, up to a group, so the memory commits once for all.
+    do {
+        group_add (self, data, size);
+        handled++;
+    } while (self->group_count < TF_GROUP_MAX && cm_zsock_recv (self->pull, &data, &size, 0) == 1);
+    group_flush (self);
+    return handled;
 }
 
 static void
@@ -259,9 +365,7 @@ tf_loop_run (tf_loop_t *self, int idle_ms)
     for (;;) {
         if (draining_over (self))
             break;
-        char *data = NULL;
-        size_t size = 0;
-        int rc = cm_zsock_recv (self->pull, &data, &size, 200);
+        int rc = tf_loop_poll (self, 200);
         if (rc < 0) {
             if (errno == ETERM)
                 break;
@@ -275,11 +379,8 @@ tf_loop_run (tf_loop_t *self, int idle_ms)
                 break;
             if (idle_ms > 0 && now - last_msg >= idle_ms)
                 break;
-        } else {
+        } else
             last_msg = now;
-            tf_loop_handle (self, data, size);
-            free (data);
-        }
         if (now - last_stats >= TF_STATS_LOG_MS && self->stats.received != logged_received) {
             log_stats (self, "TRF_STATS");
             last_stats = now;

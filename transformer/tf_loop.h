@@ -53,6 +53,12 @@ int tf_loop_run (tf_loop_t *self, int idle_ms);
     when a socket failed (the record is then logged as unsent). */
 int tf_loop_handle (tf_loop_t *self, const char *data, size_t size);
 
+/*  Waits up to timeout_ms (0: not at all) for a message, then handles it and whatever
+    else is queued, up to 64 messages, as one group: the memory commits the group's writes
+    once, then every record is sent on in order. Returns the number of messages handled,
+    0 when none came, -1 on a socket error (errno; ETERM when the context ends). */
+int tf_loop_poll (tf_loop_t *self, int timeout_ms);
+
 /*  The counters so far. */
 void tf_loop_stats (const tf_loop_t *self, tf_stats_t *stats);
 

@@ -993,6 +993,61 @@ entity_parse (ctx_t *ctx, const cJSON *j, tf_entity_t *e)
     return 0;
 }
 
+/*  True when some route with a match key targets sobject. */
+static bool
+is_match_target (const tf_mapping_t *self, const char *sobject)
+{
+    for (size_t i = 0; i < self->entity_count; i++)
+        for (size_t r = 0; r < self->entities[i].route_count; r++) {
+            const tf_route_t *route = &self->entities[i].routes[r];
+            if (!route->skip && route->match_key.count && strcmp (route->sobject, sobject) == 0)
+                return true;
+        }
+    return false;
+}
+
+/*  True when two templates have the same literal text and placeholders in the same
+    places ("{tenant}:customer:{CustNum}" and "{tenant}:customer:{Cust}"). */
+static bool
+same_shape (const tf_template_t *a, const tf_template_t *b)
+{
+    if (a->count != b->count)
+        return false;
+    for (size_t i = 0; i < a->count; i++)
+        if (a->parts[i].is_field != b->parts[i].is_field ||
+            (!a->parts[i].is_field && strcmp (a->parts[i].text, b->parts[i].text) != 0))
+            return false;
+    return true;
+}
+
+/*  Tells tf_transform which keys the memory must look at, so records that can be neither
+    an alias nor a parent cost no memory look-up or write: a key can be an alias only when
+    a route with a match key targets its sObject; a record's sObject is worth remembering
+    only when its key has the shape of some parent reference's key. */
+static void
+link_routes (tf_mapping_t *self)
+{
+    for (size_t i = 0; i < self->entity_count; i++)
+        for (size_t r = 0; r < self->entities[i].route_count; r++) {
+            tf_route_t *route = &self->entities[i].routes[r];
+            if (route->skip)
+                continue;
+            route->may_be_alias = is_match_target (self, route->sobject);
+            for (size_t f = 0; f < route->field_count; f++) {
+                tf_field_t *field = &route->fields[f];
+                if (field->src != TF_SRC_PARENT)
+                    continue;
+                field->parent_may_be_alias = is_match_target (self, field->parent_sobject);
+                for (size_t j = 0; j < self->entity_count; j++)
+                    for (size_t q = 0; q < self->entities[j].route_count; q++) {
+                        tf_route_t *other = &self->entities[j].routes[q];
+                        if (!other->skip && same_shape (&other->key, &field->tmpl))
+                            other->may_be_parent = true;
+                    }
+            }
+        }
+}
+
 tf_mapping_t *
 tf_mapping_parse (const char *text, size_t len, const char *origin, char *err, size_t err_cap)
 {
@@ -1068,6 +1123,7 @@ tf_mapping_parse (const char *text, size_t len, const char *origin, char *err, s
                 if (e->routes[r].fields[f].merge_union)
                     self->uses_union = true;
     }
+    link_routes (self);
     cJSON_Delete (root);
     return self;
 fail:
@@ -1136,6 +1192,18 @@ bool
 tf_mapping_uses_union (const tf_mapping_t *self)
 {
     return self && self->uses_union;
+}
+
+bool
+tf_mapping_uses_memory (const tf_mapping_t *self)
+{
+    if (tf_mapping_uses_union (self))
+        return true;
+    for (size_t i = 0; self && i < self->entity_count; i++)
+        for (size_t r = 0; r < self->entities[i].route_count; r++)
+            if (self->entities[i].routes[r].match_key.count)
+                return true;
+    return false;
 }
 
 //  --------------------------------------------------------------------------

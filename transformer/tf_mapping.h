@@ -114,26 +114,28 @@ typedef enum {
 typedef enum { TF_MISS_REJECT, TF_MISS_KEEP, TF_MISS_EMPTY } tf_miss_t;
 
 typedef struct {
-    char *to;              /* target field (or relationship name for TF_SRC_PARENT) */
-    tf_src_t src;          /* value source */
-    char *from;            /* TF_SRC_FROM: source property; TF_SRC_TARGET: target field */
-    tf_template_t tmpl;    /* TF_SRC_TEMPLATE: value; TF_SRC_PARENT: parent key */
-    char *const_text;      /* TF_SRC_CONST: the value as text */
-    tf_kind_t const_kind;  /* TF_SRC_CONST: its JSON kind */
-    tf_op_t *ops;          /* transforms, in order */
-    size_t op_count;       /* number of transforms */
-    char **lookup_keys;    /* lookup table keys */
-    char **lookup_values;  /* lookup table values */
-    size_t lookup_count;   /* number of entries */
-    tf_miss_t lookup_miss; /* what a miss does */
-    char *default_text;    /* used when the value is empty, or NULL */
-    bool required;         /* empty after everything: reject */
-    bool omit_empty;       /* empty: leave the field out (true) or send null (false) */
-    bool merge_union;      /* multi-picklist: union with the values sent before */
-    tf_kind_t kind;        /* JSON kind of the result */
-    char *parent_sobject;  /* TF_SRC_PARENT: parent sObject */
-    char *parent_field;    /* TF_SRC_PARENT: parent's external-ID field */
-    bool parent_typed;     /* TF_SRC_PARENT: add "attributes":{"type":...} (polymorphic) */
+    char *to;                 /* target field (or relationship name for TF_SRC_PARENT) */
+    tf_src_t src;             /* value source */
+    char *from;               /* TF_SRC_FROM: source property; TF_SRC_TARGET: target field */
+    tf_template_t tmpl;       /* TF_SRC_TEMPLATE: value; TF_SRC_PARENT: parent key */
+    char *const_text;         /* TF_SRC_CONST: the value as text */
+    tf_kind_t const_kind;     /* TF_SRC_CONST: its JSON kind */
+    tf_op_t *ops;             /* transforms, in order */
+    size_t op_count;          /* number of transforms */
+    char **lookup_keys;       /* lookup table keys */
+    char **lookup_values;     /* lookup table values */
+    size_t lookup_count;      /* number of entries */
+    tf_miss_t lookup_miss;    /* what a miss does */
+    char *default_text;       /* used when the value is empty, or NULL */
+    bool required;            /* empty after everything: reject */
+    bool omit_empty;          /* empty: leave the field out (true) or send null (false) */
+    bool merge_union;         /* multi-picklist: union with the values sent before */
+    tf_kind_t kind;           /* JSON kind of the result */
+    char *parent_sobject;     /* TF_SRC_PARENT: parent sObject */
+    char *parent_field;       /* TF_SRC_PARENT: parent's external-ID field */
+    bool parent_typed;        /* TF_SRC_PARENT: add "attributes":{"type":...} (polymorphic) */
+    bool parent_may_be_alias; /* TF_SRC_PARENT: some route with a match key targets the
+                                 parent sObject, so the parent key may be an alias */
 } tf_field_t;
 
 typedef struct {
@@ -146,6 +148,11 @@ typedef struct {
     tf_template_t match_key; /* shared-Account match value (tf_memory); count 0: none */
     tf_field_t *fields;      /* field rules, in output order */
     size_t field_count;      /* number of rules */
+    bool may_be_alias;       /* some route with a match key targets this sObject, so the
+                                record's key may be an alias (tf_memory resolve) */
+    bool may_be_parent;      /* the key has the shape of a parent reference's key, so
+                                the memory remembers the record's sObject (the parent type
+                                check); e.g. {tenant}:customer:{CustNum} */
 } tf_route_t;
 
 typedef struct {
@@ -177,6 +184,10 @@ const tf_entity_t *tf_mapping_entity_at (const tf_mapping_t *self, size_t index)
 
 /*  True when some field uses "merge": "union" (the transformer then needs its memory). */
 bool tf_mapping_uses_union (const tf_mapping_t *self);
+
+/*  True when some field uses "merge": "union" or some route a match key: the transformer
+    then opens its memory (tf_memory). */
+bool tf_mapping_uses_memory (const tf_mapping_t *self);
 
 /*  The source properties an entity refers to (from, templates, keys, conditions), as a
     malloc'd comma list without duplicates (caller frees), or NULL when entity is unknown. */

@@ -1,8 +1,21 @@
 /*  tf_memory: match owners, aliases and union values in RocksDB. See tf_memory.h.
-    Writes are not synced per record: a process crash keeps them (RocksDB WAL), and after
-    a machine crash the worst case is a role or alias re-learned from the next records. */
+
+    Speed: a bounded in-memory cache sits in front of RocksDB (write-through, CLOCK
+    eviction). It remembers present and absent keys, so most look-ups of a known record,
+    a parent or a repeated key never reach RocksDB, and a write that would store what is
+    already stored is skipped. This process is the only writer (RocksDB's lock), so the
+    cache cannot go stale. Writes go into one write batch, committed by
+    tf_memory_ops_t.commit: tf_transform commits at the end of each record, tf_loop at the
+    end of each group of records, always before the records leave: one WAL write per
+    group instead of one per key. Keys written in the uncommitted batch are pinned in the
+    cache (never evicted), so a cache miss can always read the store.
+
+    Durability: writes are not synced. A process crash keeps them (the WAL is written
+    before the record is sent on); after a machine crash the worst case is a role or alias
+    re-learned from the next records. */
 #include "tf_memory.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,25 +25,158 @@
 
 #define TF_MEMORY_MAX_KEY    1024 /* longest store key */
 #define TF_MEMORY_MAX_VALUES 64   /* most values kept in one union */
+#define TF_CACHE_MAX_VALUE   1024 /* longer values are not cached */
+#define TF_MEMORY_MAX_DIRTY  256  /* written keys a batch holds before it is committed */
+
+/*  One cached key: its value, or the knowledge that the store has none. */
+typedef struct centry_t centry_t;
+struct centry_t {
+    centry_t *next; /* bucket chain */
+    uint32_t hash;  /* hash of the key */
+    uint32_t slot;  /* index in the CLOCK ring */
+    uint16_t klen;  /* key bytes */
+    uint16_t vlen;  /* value bytes */
+    bool absent;    /* the store has no such key */
+    bool ref;       /* used since the CLOCK hand last passed */
+    bool dirty;     /* written in the uncommitted batch: never evicted */
+    char data[];    /* key, then value, then NUL */
+};
+
+/*  Cache entries come from a slab of 1 MiB blocks with a free list per 32-byte size
+    class, not from malloc: thousands of long-lived small blocks mixed with the
+    transformer's short-lived ones fragment malloc's heap and make every malloc slower. */
+#define TF_SLAB_BLOCK (1 << 20)
+#define TF_SLAB_GRAIN 32
+#define TF_SLAB_CLASSES                                                                            \
+    ((sizeof (centry_t) + 2 * TF_MEMORY_MAX_KEY + TF_SLAB_GRAIN) / TF_SLAB_GRAIN + 1)
+
+typedef struct slab_block_t slab_block_t;
+struct slab_block_t {
+    slab_block_t *next; /* older block */
+    size_t used;        /* bytes carved */
+    char data[];        /* TF_SLAB_BLOCK bytes */
+};
 
 struct tf_memory_t {
-    cm_store_t *store; /* the RocksDB database */
+    slab_block_t *blocks;                 /* slab blocks, newest first */
+    void *free_lists[TF_SLAB_CLASSES];    /* freed entries per size class */
+    cm_store_t *store;                    /* the RocksDB database */
+    cm_store_batch_t *batch;              /* writes not yet committed */
+    centry_t **buckets;                   /* cache hash table, cap chains */
+    centry_t **ring;                      /* CLOCK ring of every cached entry, cap slots */
+    size_t cap;                           /* cache capacity in entries (a power of two) */
+    centry_t *dirty[TF_MEMORY_MAX_DIRTY]; /* entries written in the current batch */
+    size_t dirty_count;                   /* number of them */
+    size_t dirty_max;                     /* at most this many (a quarter of the cache) */
+    size_t count;                         /* entries in the ring */
+    size_t hand;                          /* CLOCK hand */
+    size_t slab_bytes;                    /* bytes in slab blocks */
+    size_t slab_max;                      /* at most this many (keys of very mixed sizes) */
+    bool slab_full;                       /* the last entry_alloc hit slab_max */
+    bool failed;                          /* a commit made on the way (a reset) failed */
+    tf_memory_stats_t stats;              /* counters */
 };
 
 tf_memory_t *
 tf_memory_open (const char *path, char *err, size_t err_cap)
+{
+    return tf_memory_open_sized (path, TF_MEMORY_CACHE_ENTRIES, err, err_cap);
+}
+
+tf_memory_t *
+tf_memory_open_sized (const char *path, size_t cache_entries, char *err, size_t err_cap)
 {
     tf_memory_t *self = calloc (1, sizeof *self);
     if (!self) {
         snprintf (err, err_cap, "out of memory");
         return NULL;
     }
+    self->cap = 16;
+    while (self->cap < cache_entries && self->cap < ((size_t)1 << 30))
+        self->cap *= 2;
+    self->dirty_max = self->cap / 4 < TF_MEMORY_MAX_DIRTY ? self->cap / 4 : TF_MEMORY_MAX_DIRTY;
+    self->slab_max = self->cap * 256 > 2 * TF_SLAB_BLOCK ? self->cap * 256 : 2 * TF_SLAB_BLOCK;
+    self->buckets = calloc (self->cap, sizeof *self->buckets);
+    self->ring = calloc (self->cap, sizeof *self->ring);
+    self->batch = cm_store_batch_new ();
+    if (!self->buckets || !self->ring || !self->batch) {
+        snprintf (err, err_cap, "out of memory");
+        tf_memory_destroy (&self);
+        return NULL;
+    }
     self->store = cm_store_open (path, false, err, err_cap);
     if (!self->store) {
-        free (self);
+        tf_memory_destroy (&self);
         return NULL;
     }
     return self;
+}
+
+//  --------------------------------------------------------------------------
+//  The slab
+
+static size_t
+entry_class (size_t klen, size_t vlen)
+{
+    return (sizeof (centry_t) + klen + vlen + 1 + TF_SLAB_GRAIN - 1) / TF_SLAB_GRAIN;
+}
+
+static centry_t *
+entry_alloc (tf_memory_t *self, size_t klen, size_t vlen)
+{
+    size_t c = entry_class (klen, vlen);
+    if (c >= TF_SLAB_CLASSES)
+        return NULL;
+    void *p = self->free_lists[c];
+    if (p) {
+        self->free_lists[c] = *(void **)p;
+        return p;
+    }
+    size_t size = c * TF_SLAB_GRAIN;
+    if (!self->blocks || self->blocks->used + size > TF_SLAB_BLOCK) {
+        //  Freed entries serve only their own size class: keys of very mixed sizes could
+        //  make the slab grow past what the cache holds. Past slab_max, cache_put starts
+        //  the cache afresh.
+        if (self->slab_bytes + TF_SLAB_BLOCK > self->slab_max) {
+            self->slab_full = true;
+            return NULL;
+        }
+        slab_block_t *b = malloc (sizeof *b + TF_SLAB_BLOCK);
+        if (!b)
+            return NULL;
+        self->slab_bytes += TF_SLAB_BLOCK;
+        b->next = self->blocks;
+        b->used = 0;
+        self->blocks = b;
+    }
+    p = self->blocks->data + self->blocks->used;
+    self->blocks->used += size;
+    return p;
+}
+
+static void
+entry_free (tf_memory_t *self, centry_t *e)
+{
+    size_t c = entry_class (e->klen, e->vlen);
+    *(void **)e = self->free_lists[c];
+    self->free_lists[c] = e;
+}
+
+static void
+cache_clear (tf_memory_t *self)
+{
+    for (slab_block_t *b = self->blocks, *next; b; b = next) {
+        next = b->next;
+        free (b);
+    }
+    self->blocks = NULL;
+    self->slab_bytes = 0;
+    self->slab_full = false;
+    self->dirty_count = 0;
+    memset (self->free_lists, 0, sizeof self->free_lists);
+    memset (self->buckets, 0, self->cap * sizeof *self->buckets);
+    self->count = 0;
+    self->hand = 0;
 }
 
 void
@@ -38,18 +184,263 @@ tf_memory_destroy (tf_memory_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    cm_store_destroy (&(*self_p)->store);
-    free (*self_p);
+    tf_memory_t *self = *self_p;
+    //  A batch left by a record that did not commit: keep it rather than lose it.
+    if (self->store && self->batch && cm_store_batch_count (self->batch) &&
+        cm_store_batch_commit (self->store, self->batch, false))
+        cm_error ("TRF_MEMORY_ERROR", "op=close reason=\"%s\"", cm_store_error (self->store));
+    if (self->buckets && self->ring)
+        cache_clear (self);
+    free (self->buckets);
+    free (self->ring);
+    cm_store_batch_destroy (&self->batch);
+    cm_store_destroy (&self->store);
+    free (self);
     *self_p = NULL;
 }
+
+void
+tf_memory_stats (const tf_memory_t *self, tf_memory_stats_t *stats)
+{
+    *stats = self->stats;
+}
+
+//  --------------------------------------------------------------------------
+//  The cache
+
+static uint32_t
+hash_key (const char *k, size_t kl)
+{
+    uint32_t h = 2166136261u; //  FNV-1a
+    for (size_t i = 0; i < kl; i++)
+        h = (h ^ (unsigned char)k[i]) * 16777619u;
+    return h;
+}
+
+static centry_t *
+cache_find (tf_memory_t *self, const char *k, size_t kl, uint32_t h)
+{
+    for (centry_t *e = self->buckets[h & (self->cap - 1)]; e; e = e->next)
+        if (e->hash == h && e->klen == kl && memcmp (e->data, k, kl) == 0)
+            return e;
+    return NULL;
+}
+
+static void
+cache_unlink (tf_memory_t *self, centry_t *e)
+{
+    centry_t **p = &self->buckets[e->hash & (self->cap - 1)];
+    while (*p && *p != e)
+        p = &(*p)->next;
+    if (*p)
+        *p = e->next;
+}
+
+/*  Replaces (or with to NULL, removes) entry e in the dirty list. */
+static void
+dirty_swap (tf_memory_t *self, centry_t *e, centry_t *to)
+{
+    for (size_t i = 0; i < self->dirty_count; i++)
+        if (self->dirty[i] == e) {
+            if (to)
+                self->dirty[i] = to;
+            else
+                self->dirty[i] = self->dirty[--self->dirty_count];
+            return;
+        }
+}
+
+/*  Drops the cached entry of key, if any. */
+static void
+cache_drop (tf_memory_t *self, const char *k, size_t kl)
+{
+    centry_t *old = cache_find (self, k, kl, hash_key (k, kl));
+    if (!old)
+        return;
+    if (old->dirty)
+        dirty_swap (self, old, NULL);
+    cache_unlink (self, old);
+    self->count--;
+    if (old->slot != self->count) {
+        self->ring[old->slot] = self->ring[self->count];
+        self->ring[old->slot]->slot = old->slot;
+    }
+    if (self->hand >= self->count)
+        self->hand = 0;
+    entry_free (self, old);
+}
+
+/*  Caches key = value (absent: the store has none). Returns false when it could not (a
+    long value, out of memory); then no entry for key is left. */
+static int s_commit (void *arg);
+
+static bool
+cache_put (tf_memory_t *self, const char *k, size_t kl, const char *v, size_t vl, bool absent)
+{
+    bool fits = kl < TF_MEMORY_MAX_KEY && vl <= TF_CACHE_MAX_VALUE;
+    centry_t *e = fits ? entry_alloc (self, kl, vl) : NULL;
+    if (!e && self->slab_full) {
+        //  Start afresh: commit what is pinned, forget everything, then cache this key.
+        self->stats.resets++;
+        if (s_commit (self))
+            self->failed = true;
+        cache_clear (self);
+        e = entry_alloc (self, kl, vl);
+    }
+    if (!e) {
+        cache_drop (self, k, kl);
+        return false;
+    }
+    uint32_t h = hash_key (k, kl);
+    centry_t *old = cache_find (self, k, kl, h);
+    e->hash = h;
+    e->klen = (uint16_t)kl;
+    e->vlen = (uint16_t)vl;
+    e->absent = absent;
+    //  A new entry starts unreferenced (probation): keys seen once, such as the own keys
+    //  of new records, are evicted before keys that were used again, such as parents.
+    e->ref = old != NULL;
+    e->dirty = old && old->dirty;
+    memcpy (e->data, k, kl);
+    if (vl)
+        memcpy (e->data + kl, v, vl);
+    e->data[kl + vl] = 0;
+    if (old) {
+        //  Replace in place: the same ring slot.
+        cache_unlink (self, old);
+        if (old->dirty)
+            dirty_swap (self, old, e);
+        e->slot = old->slot;
+        self->ring[e->slot] = e;
+        entry_free (self, old);
+    } else if (self->count < self->cap) {
+        e->slot = (uint32_t)self->count;
+        self->ring[self->count++] = e;
+    } else {
+        //  CLOCK: evict the first entry not used since the hand last passed it.
+        for (;;) {
+            centry_t *victim = self->ring[self->hand];
+            if (victim->ref || victim->dirty) {
+                victim->ref = false;
+                self->hand = (self->hand + 1) % self->cap;
+                continue;
+            }
+            cache_unlink (self, victim);
+            entry_free (self, victim);
+            self->stats.evictions++;
+            e->slot = (uint32_t)self->hand;
+            self->ring[self->hand] = e;
+            self->hand = (self->hand + 1) % self->cap;
+            break;
+        }
+    }
+    centry_t **bucket = &self->buckets[h & (self->cap - 1)];
+    e->next = *bucket;
+    *bucket = e;
+    return true;
+}
+
+/*  Reads key through the cache. Returns 1 with a malloc'd value (caller frees), 0 when
+    absent, -1 on a store error. */
+static int
+mem_get (tf_memory_t *self, const char *k, size_t kl, char **val, size_t *vl)
+{
+    *val = NULL;
+    *vl = 0;
+    centry_t *e = cache_find (self, k, kl, hash_key (k, kl));
+    if (e) {
+        self->stats.hits++;
+        e->ref = true;
+        if (e->absent)
+            return 0;
+        *val = strndup (e->data + e->klen, e->vlen);
+        *vl = e->vlen;
+        return *val ? 1 : -1;
+    }
+    self->stats.misses++;
+    //  Keys written in the uncommitted batch are pinned in the cache (dirty), so a miss
+    //  is never one of them and the store has the truth.
+    int rc = cm_store_get (self->store, k, kl, val, vl);
+    if (rc >= 0)
+        cache_put (self, k, kl, rc ? *val : NULL, rc ? *vl : 0, rc == 0);
+    return rc;
+}
+
+/*  Writes key = value into the current record's batch (and the cache), unless the cache
+    says it is stored already. A value the cache cannot hold is committed at once, so a
+    later read of it finds it in the store. Returns 0 or -1. */
+static int
+mem_put (tf_memory_t *self, const char *k, size_t kl, const char *v, size_t vl)
+{
+    centry_t *e = cache_find (self, k, kl, hash_key (k, kl));
+    if (e && !e->absent && e->vlen == vl && memcmp (e->data + e->klen, v, vl) == 0) {
+        e->ref = true;
+        self->stats.writes_skipped++;
+        return 0;
+    }
+    cm_store_batch_put (self->batch, k, kl, v, vl);
+    self->stats.writes++;
+    //  A write the cache cannot pin (too long, out of memory, too many in this batch) is
+    //  committed at once, so a later read finds it in the store.
+    if (!cache_put (self, k, kl, v, vl, false) || self->dirty_count == self->dirty_max)
+        return s_commit (self);
+    e = cache_find (self, k, kl, hash_key (k, kl));
+    if (!e->dirty) {
+        e->dirty = true;
+        self->dirty[self->dirty_count++] = e;
+    }
+    return 0;
+}
+
+static int
+s_commit (void *arg)
+{
+    tf_memory_t *self = arg;
+    for (size_t i = 0; i < self->dirty_count; i++)
+        self->dirty[i]->dirty = false;
+    self->dirty_count = 0;
+    //  An earlier commit made on the way (a cache reset) failed: this one fails too.
+    int rc = self->failed ? -1 : 0;
+    self->failed = false;
+    if (cm_store_batch_count (self->batch) == 0)
+        return rc;
+    self->stats.commits++;
+    if (cm_store_batch_commit (self->store, self->batch, false) == 0)
+        return rc;
+    cm_error ("TRF_MEMORY_ERROR", "op=commit reason=\"%s\"", cm_store_error (self->store));
+    //  The cache may now hold values the store lacks: forget everything.
+    cache_clear (self);
+    cm_store_batch_destroy (&self->batch);
+    self->batch = cm_store_batch_new ();
+    return -1;
+}
+
+//  --------------------------------------------------------------------------
+//  The callbacks
 
 /*  Builds "kind\x1fa\x1fb[\x1fc]" into out. Returns its length, or 0 when too long. */
 static size_t
 mkey (char *out, char kind, const char *a, const char *b, const char *c)
 {
-    int n = snprintf (out, TF_MEMORY_MAX_KEY, "%c\x1f%s\x1f%s%s%s", kind, a, b, c ? "\x1f" : "",
-                      c ? c : "");
-    return n > 0 && n < TF_MEMORY_MAX_KEY ? (size_t)n : 0;
+    size_t al = strlen (a), bl = strlen (b), cl = c ? strlen (c) : 0;
+    size_t n = 2 + al + 1 + bl + (c ? 1 + cl : 0);
+    if (n >= TF_MEMORY_MAX_KEY)
+        return 0;
+    char *p = out;
+    *p++ = kind;
+    *p++ = '\x1f';
+    memcpy (p, a, al);
+    p += al;
+    *p++ = '\x1f';
+    memcpy (p, b, bl);
+    p += bl;
+    if (c) {
+        *p++ = '\x1f';
+        memcpy (p, c, cl);
+        p += cl;
+    }
+    *p = 0;
+    return n;
 }
 
 static int
@@ -62,8 +453,7 @@ s_resolve (void *arg, const char *sobject, const char *key, char **account)
     if (!kl)
         return -1;
     size_t vl = 0;
-    int rc = cm_store_get (self->store, k, kl, account, &vl);
-    if (rc < 0) {
+    if (mem_get (self, k, kl, account, &vl) < 0) {
         cm_error ("TRF_MEMORY_ERROR", "op=resolve reason=\"%s\"", cm_store_error (self->store));
         return -1;
     }
@@ -82,14 +472,16 @@ s_match (void *arg, const char *sobject, const char *match, const char *entity, 
         return -1;
     size_t vl = 0;
     char *owner = NULL;
-    int rc = cm_store_get (self->store, k, kl, &owner, &vl);
+    int rc = mem_get (self, k, kl, &owner, &vl);
     if (rc < 0)
         goto fail;
     //  The stored value is "entity\x1fowner key".
     if (rc == 0) {
         char v[TF_MEMORY_MAX_KEY];
         int n = snprintf (v, sizeof v, "%s\x1f%s", entity, own_key);
-        if (n < 0 || n >= (int)sizeof v || cm_store_put (self->store, k, kl, v, (size_t)n, false))
+        if (n < 0 || n >= (int)sizeof v)
+            goto fail;
+        if (mem_put (self, k, kl, v, (size_t)n))
             goto fail;
         *account = strdup (own_key);
         return *account ? 0 : -1;
@@ -110,7 +502,11 @@ s_match (void *arg, const char *sobject, const char *match, const char *entity, 
     }
     char a[TF_MEMORY_MAX_KEY];
     size_t al = mkey (a, 'a', sobject, own_key, NULL);
-    if (!al || cm_store_put (self->store, a, al, owner_key, strlen (owner_key), false)) {
+    if (!al) {
+        free (owner);
+        goto fail;
+    }
+    if (mem_put (self, a, al, owner_key, strlen (owner_key))) {
         free (owner);
         goto fail;
     }
@@ -158,7 +554,7 @@ s_merge_union (void *arg, const char *sobject, const char *ext_id, const char *f
         return -1;
     char *old = NULL, *mine = strdup (value), *out = NULL;
     size_t vl = 0;
-    int rc = cm_store_get (self->store, k, kl, &old, &vl);
+    int rc = mem_get (self, k, kl, &old, &vl);
     if (rc < 0 || !mine) {
         cm_error ("TRF_MEMORY_ERROR", "op=union reason=\"%s\"", cm_store_error (self->store));
         goto fail;
@@ -183,19 +579,9 @@ s_merge_union (void *arg, const char *sobject, const char *ext_id, const char *f
         n += strlen (list[i]);
     }
     out[n] = 0;
-    //  Rewrite only on change: most records repeat what is stored.
-    bool same = false;
-    if (old) {
-        char *again = NULL;
-        size_t al = 0;
-        if (cm_store_get (self->store, k, kl, &again, &al) == 1)
-            same = al == n && memcmp (again, out, n) == 0;
-        free (again);
-    }
-    if (!same && cm_store_put (self->store, k, kl, out, n, false)) {
-        cm_error ("TRF_MEMORY_ERROR", "op=union reason=\"%s\"", cm_store_error (self->store));
+    //  Most records repeat what is stored: mem_put skips an unchanged value.
+    if (mem_put (self, k, kl, out, n))
         goto fail;
-    }
     free (old);
     free (mine);
     *merged = out;
@@ -213,11 +599,11 @@ s_remember (void *arg, const char *ext_id, const char *sobject)
     tf_memory_t *self = arg;
     char k[TF_MEMORY_MAX_KEY];
     size_t kl = mkey (k, 's', ext_id, "", NULL);
-    if (!kl || cm_store_put (self->store, k, kl, sobject, strlen (sobject), false)) {
-        cm_error ("TRF_MEMORY_ERROR", "op=remember reason=\"%s\"", cm_store_error (self->store));
+    if (!kl) {
+        cm_error ("TRF_MEMORY_ERROR", "op=remember reason=\"key too long\"");
         return -1;
     }
-    return 0;
+    return mem_put (self, k, kl, sobject, strlen (sobject));
 }
 
 static int
@@ -228,7 +614,7 @@ s_sobject_of (void *arg, const char *ext_id, char **sobject)
     size_t kl = mkey (k, 's', ext_id, "", NULL);
     size_t vl = 0;
     *sobject = NULL;
-    if (!kl || cm_store_get (self->store, k, kl, sobject, &vl) < 0) {
+    if (!kl || mem_get (self, k, kl, sobject, &vl) < 0) {
         cm_error ("TRF_MEMORY_ERROR", "op=sobject_of reason=\"%s\"", cm_store_error (self->store));
         return -1;
     }
@@ -243,5 +629,6 @@ tf_memory_ops (tf_memory_t *self, tf_memory_ops_t *ops)
     ops->merge_union = s_merge_union;
     ops->match = s_match;
     ops->resolve = s_resolve;
+    ops->commit = s_commit;
     ops->arg = self;
 }

@@ -759,7 +759,7 @@ apply_parent (run_t *run, const tf_field_t *f)
                        "field %s: parent key incomplete, {%s} is empty (%s)", f->to, missing,
                        source_label (f, label, sizeof label));
     }
-    if (run->mem && run->mem->resolve) {
+    if (run->mem && run->mem->resolve && f->parent_may_be_alias) {
         char *alias = NULL;
         if (run->mem->resolve (run->mem->arg, f->parent_sobject, key, &alias)) {
             free (key);
@@ -787,7 +787,7 @@ apply_parent (run_t *run, const tf_field_t *f)
         if (kind && strcmp (kind, f->parent_sobject) != 0) {
             tf_status_t st =
                 reject (r, "MAPPING_PARENT_TYPE", f->to,
-                        "field %s: parent %s was sent as a %s, not a %s (%s)", f->to, key, kind,
+                        "field %s: parent %s was sent as sObject %s, not %s (%s)", f->to, key, kind,
                         f->parent_sobject, source_label (f, label, sizeof label));
             free (kind);
             free (key);
@@ -932,7 +932,7 @@ compute_ext_id (const tf_route_t *route, const cm_envelope_t *env, const tf_memo
                           TF_MAX_KEY);
         return -1;
     }
-    if (mem && mem->resolve) {
+    if (mem && mem->resolve && route->may_be_alias) {
         char *alias = NULL;
         if (mem->resolve (mem->arg, route->sobject, own, &alias))
             goto memfail;
@@ -1016,7 +1016,8 @@ tf_transform_apply (const tf_mapping_t *mapping, cm_envelope_t *env, const tf_me
         status = oom (result);
         goto out;
     }
-    if (mem && mem->remember && mem->remember (mem->arg, ext_id, route->sobject)) {
+    if (mem && mem->remember && route->may_be_parent &&
+        mem->remember (mem->arg, ext_id, route->sobject)) {
         status = reject (result, "MAPPING_INTERNAL", route->ext_field,
                          "field %s: the memory failed", route->ext_field);
         result->retryable = true;
@@ -1024,6 +1025,13 @@ tf_transform_apply (const tf_mapping_t *mapping, cm_envelope_t *env, const tf_me
     }
     status = TF_OK;
 out:
+    //  The memory's writes of this record become durable before the record leaves, also
+    //  when it is rejected (a claimed match value stays claimed, as without batching).
+    if (mem && mem->commit && mem->commit (mem->arg) && status != TF_REJECT) {
+        status = reject (result, "MAPPING_INTERNAL", route->ext_field,
+                         "field %s: the memory failed", route->ext_field);
+        result->retryable = true;
+    }
     cJSON_Delete (obj);
     free (payload);
     free (ext_id);

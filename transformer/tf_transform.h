@@ -45,7 +45,9 @@ typedef struct {
                    remembered as its alias; a record of the same entity keeps own_key
       resolve      the external ID that key is an alias of, or NULL in *account
       remember     notes that ext_id was sent as sobject
-      sobject_of   the sObject ext_id was last sent as, or NULL in *sobject */
+      sobject_of   the sObject ext_id was last sent as, or NULL in *sobject
+      commit       makes the writes of this record durable (called once at the end of
+                   every record that reached the memory, before the record is sent on) */
 typedef struct {
     int (*merge_union) (void *arg, const char *sobject, const char *ext_id, const char *field,
                         const char *value, char **merged);
@@ -54,6 +56,7 @@ typedef struct {
     int (*resolve) (void *arg, const char *sobject, const char *key, char **account);
     int (*remember) (void *arg, const char *ext_id, const char *sobject);
     int (*sobject_of) (void *arg, const char *ext_id, char **sobject);
+    int (*commit) (void *arg);
     void *arg; /* passed to every callback */
 } tf_memory_ops_t;
 

@@ -665,6 +665,15 @@ rng_pct (rng_t *r, int pct)
 
 #define PICK(r, arr) (arr[rng_next (r) % (sizeof arr / sizeof arr[0])])
 
+/*  A GUID from two draws of r, the second draw first (see gen_address). */
+static void
+guid_draw (rng_t *r, char *out)
+{
+    uint64_t b = rng_next (r);
+    uint64_t a = rng_next (r);
+    guid_text (a, b, out);
+}
+
 static rng_t
 row_rng (uint64_t seed, int table, long index)
 {
@@ -844,9 +853,14 @@ domain_of (const char *name, char *out, size_t cap)
 static void
 gen_address (rng_t *r, party_t *p, const city_t *force_city)
 {
+    /* Several draws for one call are made one by one, last argument first: the order of
+       argument evaluation is unspecified in C (gcc and clang differ), and the data must not
+       depend on the compiler. Right to left is the order the golden files were made with. */
     p->city = force_city ? force_city : &PICK (r, cities);
-    snprintf (p->addr1, sizeof p->addr1, "%d %s %s", (int)rng_range (r, 1, 9899), PICK (r, streets),
-              PICK (r, street_types));
+    const char *street_type = PICK (r, street_types);
+    const char *street = PICK (r, streets);
+    int number = (int)rng_range (r, 1, 9899);
+    snprintf (p->addr1, sizeof p->addr1, "%d %s %s", number, street, street_type);
     int kind = (int)rng_range (r, 0, 9);
     if (kind < 2)
         snprintf (p->addr2, sizeof p->addr2, "Suite %d", (int)rng_range (r, 1, 9) * 100);
@@ -855,22 +869,27 @@ gen_address (rng_t *r, party_t *p, const city_t *force_city)
     else
         p->addr2[0] = '\0';
     const char *country = p->city->country;
-    if (strcmp (country, "CA") == 0)
-        snprintf (p->zip, sizeof p->zip, "%s %d%c%d", p->city->zip, (int)rng_range (r, 1, 9),
-                  (char)('A' + rng_range (r, 0, 25)), (int)rng_range (r, 0, 9));
-    else if (strcmp (country, "US") == 0)
+    if (strcmp (country, "CA") == 0) {
+        int z3 = (int)rng_range (r, 0, 9);
+        char z2 = (char)('A' + rng_range (r, 0, 25));
+        int z1 = (int)rng_range (r, 1, 9);
+        snprintf (p->zip, sizeof p->zip, "%s %d%c%d", p->city->zip, z1, z2, z3);
+    } else if (strcmp (country, "US") == 0)
         snprintf (p->zip, sizeof p->zip, "%s%02d", p->city->zip, (int)rng_range (r, 1, 99));
     else
         snprintf (p->zip, sizeof p->zip, "%s%03d", p->city->zip, (int)rng_range (r, 0, 999));
-    if (strcmp (country, "US") == 0 || strcmp (country, "CA") == 0)
-        snprintf (p->phone, sizeof p->phone, "(%s) %03d-%04d", p->city->area,
-                  (int)rng_range (r, 201, 989), (int)rng_range (r, 0, 9999));
-    else if (strcmp (country, "DE") == 0)
+    if (strcmp (country, "US") == 0 || strcmp (country, "CA") == 0) {
+        int line = (int)rng_range (r, 0, 9999);
+        int exchange = (int)rng_range (r, 201, 989);
+        snprintf (p->phone, sizeof p->phone, "(%s) %03d-%04d", p->city->area, exchange, line);
+    } else if (strcmp (country, "DE") == 0)
         snprintf (p->phone, sizeof p->phone, "+49 %s %07d", p->city->area,
                   (int)rng_range (r, 1000000, 9999999));
-    else
-        snprintf (p->phone, sizeof p->phone, "+52 %s %04d %04d", p->city->area,
-                  (int)rng_range (r, 1000, 9999), (int)rng_range (r, 0, 9999));
+    else {
+        int line = (int)rng_range (r, 0, 9999);
+        int exchange = (int)rng_range (r, 1000, 9999);
+        snprintf (p->phone, sizeof p->phone, "+52 %s %04d %04d", p->city->area, exchange, line);
+    }
 }
 
 /*  Vendor number `idx` (1-based) as a party; customers that are the same company reuse it. */
@@ -918,7 +937,7 @@ seed_vendors (cssim_table_t *t, const cssim_seed_t *s, int64_t start)
         int64_t vad_ms = rng_pct (&r, 50) ? rec_ms : rec_ms - rng_range (&r, 0, 90 * DAY_MS);
         int64_t created_ms = rec_ms - rng_range (&r, 0, 6 * 365 * DAY_MS);
         snprintf (num, sizeof num, "V%06ld", i);
-        guid_text (rng_next (&r), rng_next (&r), guid);
+        guid_draw (&r, guid);
         int stat = (int)rng_range (&r, 0, 99);
         memset (v, 0, sizeof v);
         v[V_VENDNUM] = num;
@@ -1005,7 +1024,7 @@ seed_customers (cssim_table_t *t, const cssim_seed_t *s, int64_t start)
             }
             int64_t adr_ms = rng_pct (&r, 50) ? row_rec : row_rec - rng_range (&r, 0, 60 * DAY_MS);
             snprintf (seq, sizeof seq, "%d", sq);
-            guid_text (rng_next (&r), rng_next (&r), guid);
+            guid_draw (&r, guid);
             memset (v, 0, sizeof v);
             v[C_CUSTNUM] = num;
             v[C_CUSTSEQ] = seq;
@@ -1082,7 +1101,7 @@ seed_invoices (cssim_table_t *t, const cssim_seed_t *s, int64_t start, int64_t e
             snprintf (co, sizeof co, "CO%08ld", (long)rng_range (&r, 1, 99999999));
         else
             co[0] = '\0';
-        guid_text (rng_next (&r), rng_next (&r), guid);
+        guid_draw (&r, guid);
         memset (v, 0, sizeof v);
         v[I_INVNUM] = num;
         v[I_INVSEQ] = "0";
@@ -1131,7 +1150,7 @@ seed_pos (cssim_table_t *t, const cssim_seed_t *s, int64_t start, int64_t end)
             rec_ms = end - rng_range (&r, 1, DAY_MS);
         snprintf (num, sizeof num, "PO%08ld", i);
         snprintf (vend, sizeof vend, "V%06ld", vk);
-        guid_text (rng_next (&r), rng_next (&r), guid);
+        guid_draw (&r, guid);
         memset (v, 0, sizeof v);
         v[P_PONUM] = num;
         v[P_VENDNUM] = vend;

@@ -19,8 +19,12 @@ usage (FILE *out)
              "         --ionapi-dir DIR [--seed-suppliers N] [--seed-customers N]\n"
              "         [--seed-invoices N] [--seed-pos N] [--seed 42] [--token-ttl S]\n"
              "         [--latency-ms MS] [--fault-429 RATE] [--retry-after S]\n"
-             "         [--fault-5xx RATE] [--mongoose-config NAME] [--log-level LEVEL]\n"
-             "PORT 0 picks a free port; prints 'listening on http://127.0.0.1:PORT' when ready.\n");
+             "         [--fault-5xx RATE] [--fault-bad-body RATE] [--deny-ido IDO,...]\n"
+             "         [--mongoose-config NAME] [--log-level LEVEL]\n"
+             "         [--public-url URL]\n"
+             "PORT 0 picks a free port; prints 'listening on http://127.0.0.1:PORT' when ready.\n"
+             "--public-url: the base URL written into .ionapi files (iu, pu), e.g.\n"
+             "  http://cloudsuite-sim:8080 on a compose network; default http://127.0.0.1:PORT.\n");
 }
 
 static int
@@ -71,6 +75,9 @@ main (int argc, char **argv)
         O_5XX,
         O_CONFIG,
         O_LOG,
+        O_PUBLIC,
+        O_BAD,
+        O_DENY,
         O_HELP
     };
     static const struct option opts[] = {{"listen", required_argument, 0, O_LISTEN},
@@ -88,6 +95,9 @@ main (int argc, char **argv)
                                          {"fault-5xx", required_argument, 0, O_5XX},
                                          {"mongoose-config", required_argument, 0, O_CONFIG},
                                          {"log-level", required_argument, 0, O_LOG},
+                                         {"public-url", required_argument, 0, O_PUBLIC},
+                                         {"fault-bad-body", required_argument, 0, O_BAD},
+                                         {"deny-ido", required_argument, 0, O_DENY},
                                          {"help", no_argument, 0, O_HELP},
                                          {0, 0, 0, 0}};
     cssim_config_t cfg = {
@@ -171,6 +181,16 @@ main (int argc, char **argv)
                 return 2;
             }
             break;
+        case O_PUBLIC:
+            cfg.public_url = optarg;
+            break;
+        case O_BAD:
+            if (parse_rate ("--fault-bad-body", optarg, &cfg.fault_bad_body))
+                return 2;
+            break;
+        case O_DENY:
+            cfg.deny_ido = optarg;
+            break;
         case O_HELP:
             usage (stdout);
             return 0;
@@ -185,8 +205,9 @@ main (int argc, char **argv)
         usage (stderr);
         return 2;
     }
-    if (cfg.fault_429 + cfg.fault_5xx > 1) {
-        fprintf (stderr, "cloudsuite-sim: --fault-429 + --fault-5xx must not exceed 1\n");
+    if (cfg.fault_429 + cfg.fault_5xx + cfg.fault_bad_body > 1) {
+        fprintf (stderr, "cloudsuite-sim: --fault-429 + --fault-5xx + --fault-bad-body must not "
+                         "exceed 1\n");
         return 2;
     }
     if (cfg.invoices > 0 && cfg.customers == 0) {

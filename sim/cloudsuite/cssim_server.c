@@ -52,6 +52,8 @@ typedef struct {
     long throttled;                         /* answered 429 */
     long faults_5xx;                        /* answered 500/503/504 */
     long unauthorized;                      /* answered 401 on the IDO endpoint */
+    long bad_bodies;                        /* answered 200 with a broken body */
+    long denied;                            /* answered "no permission" */
     long revocations;                       /* requests to the revoke endpoint */
 } tenant_t;
 
@@ -61,10 +63,13 @@ struct cssim_server_t {
     int ntenants;         /* their number */
     double fault_429;     /* rate of 429 answers */
     double fault_5xx;     /* rate of 5xx answers */
+    double fault_bad;     /* rate of broken 200 bodies on IDO loads */
+    char deny_ido[512];   /* comma list of IDOs the service account may not read */
     int latency_ms;       /* sleep per IDO request */
     int retry_after;      /* Retry-After seconds on 429, -1 = none */
     int token_ttl;        /* seconds for new access tokens */
     char mongoose[128];   /* the one valid X-Infor-MongooseConfig */
+    char public_url[201]; /* base URL for .ionapi files, "" = http://127.0.0.1:PORT */
     uint64_t fault_state; /* deterministic fault PRNG */
     uint64_t token_state; /* token PRNG (seeded from the OS) */
 };
@@ -257,9 +262,12 @@ b64_decode (const char *in, char *out, size_t cap)
 
 /* ---------------------------------------------------------------- faults */
 
-/*  Draws the injected fault for one request: 0 (none), 429, 500, 503 or 504. Locked. */
+#define FAULT_BAD_BODY 200 /* draw_fault: a 200 answer with a broken body */
+
+/*  Draws the injected fault for one request: 0 (none), 429, 500, 503, 504, or (IDO loads
+    only) FAULT_BAD_BODY. Locked. */
 static int
-draw_fault (cssim_server_t *self)
+draw_fault (cssim_server_t *self, int ido)
 {
     double u = (double)(prng_next (&self->fault_state) >> 11) / 9007199254740992.0;
     if (u < self->fault_429)
@@ -267,6 +275,50 @@ draw_fault (cssim_server_t *self)
     if (u < self->fault_429 + self->fault_5xx) {
         static const int codes[] = {500, 503, 504};
         return codes[prng_next (&self->fault_state) % 3];
+    }
+    if (ido && u < self->fault_429 + self->fault_5xx + self->fault_bad)
+        return FAULT_BAD_BODY;
+    return 0;
+}
+
+/*  A 200 whose body is not a LoadCollection response, as proxies, sign-in redirects and
+    cut connections produce: an HTML sign-in page, JSON cut in the middle, or plain text. */
+static void
+bad_body_response (cssim_server_t *self, tenant_t *t, sim_response_t *resp)
+{
+    t->bad_bodies++;
+    static const char *html = "<!DOCTYPE html>\n<html><head><title>Sign In - Infor OS</title>"
+                              "</head>\n<body><form method=\"post\" action=\"/sso/login\">"
+                              "<h1>Sign in to Infor OS</h1><input name=\"username\">"
+                              "<input name=\"password\" type=\"password\"></form></body></html>\n";
+    static const char *cut = "{\"Items\":[{\"_ItemId\":\"PBT=[ven] ven.DT=[2026-02-01 08:15:02.117]"
+                             "\",\"Name\":\"Northwind Me";
+    static const char *text = "upstream connect error or disconnect/reset before headers";
+    switch (prng_next (&self->fault_state) % 3) {
+    case 0:
+        sim_response_body (resp, 200, "text/html; charset=utf-8", html, strlen (html));
+        break;
+    case 1:
+        sim_response_body (resp, 200, "application/json;charset=UTF-8", cut, strlen (cut));
+        break;
+    default:
+        sim_response_body (resp, 200, "text/plain", text, strlen (text));
+    }
+}
+
+/*  True when ido is in the --deny-ido list. Locked. */
+static int
+ido_denied (const cssim_server_t *self, const char *ido)
+{
+    size_t n = strlen (ido);
+    for (const char *p = self->deny_ido; *p;) {
+        const char *e = strchr (p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen (p);
+        if (len == n && strncmp (p, ido, n) == 0)
+            return 1;
+        if (!e)
+            break;
+        p = e + 1;
     }
     return 0;
 }
@@ -383,7 +435,7 @@ handle_token (cssim_server_t *self, tenant_t *t, const sim_request_t *req, sim_r
 {
     form_t form = {0};
     t->token_requests++;
-    int fault = draw_fault (self);
+    int fault = draw_fault (self, 0);
     if (fault) {
         fault_response (self, t, fault, resp);
         goto out;
@@ -536,7 +588,11 @@ handle_load (cssim_server_t *self, tenant_t *t, const char *ido_name, const sim_
                              "Bearer realm=\"ION API\", error=\"invalid_token\"");
         return;
     }
-    int fault = draw_fault (self);
+    int fault = draw_fault (self, 1);
+    if (fault == FAULT_BAD_BODY) {
+        bad_body_response (self, t, resp);
+        return;
+    }
     if (fault) {
         fault_response (self, t, fault, resp);
         return;
@@ -567,6 +623,13 @@ handle_load (cssim_server_t *self, tenant_t *t, const char *ido_name, const sim_
     if (!ido) {
         char msg[256];
         snprintf (msg, sizeof msg, "IDO '%.64s' does not exist.", ido_name);
+        ido_error (resp, 200, msg);
+        return;
+    }
+    if (ido_denied (self, ido->name)) {
+        char msg[256];
+        t->denied++;
+        snprintf (msg, sizeof msg, "User does not have Read permission for IDO '%s'.", ido->name);
         ido_error (resp, 200, msg);
         return;
     }
@@ -771,6 +834,8 @@ admin_stats (cssim_server_t *self, sim_response_t *resp)
         cJSON_AddNumberToObject (o, "throttled", (double)t->throttled);
         cJSON_AddNumberToObject (o, "faults_5xx", (double)t->faults_5xx);
         cJSON_AddNumberToObject (o, "unauthorized", (double)t->unauthorized);
+        cJSON_AddNumberToObject (o, "bad_bodies", (double)t->bad_bodies);
+        cJSON_AddNumberToObject (o, "denied", (double)t->denied);
         cJSON *rec = cJSON_AddObjectToObject (o, "records");
         for (int k = 0; k < CSSIM_IDO_COUNT; k++)
             cJSON_AddNumberToObject (rec, cssim_ido (k)->name,
@@ -779,6 +844,8 @@ admin_stats (cssim_server_t *self, sim_response_t *resp)
     cJSON *f = cJSON_AddObjectToObject (root, "faults");
     cJSON_AddNumberToObject (f, "fault_429", self->fault_429);
     cJSON_AddNumberToObject (f, "fault_5xx", self->fault_5xx);
+    cJSON_AddNumberToObject (f, "fault_bad_body", self->fault_bad);
+    cJSON_AddStringToObject (f, "deny_ido", self->deny_ido);
     cJSON_AddNumberToObject (f, "latency_ms", self->latency_ms);
     cJSON_AddNumberToObject (f, "token_ttl", self->token_ttl);
     if (self->retry_after >= 0)
@@ -807,7 +874,10 @@ admin_faults (cssim_server_t *self, const sim_request_t *req, sim_response_t *re
     cJSON *json =
         req->body_len <= MAX_FORM_BODY ? cJSON_ParseWithLength (req->body, req->body_len) : NULL;
     char err[160] = "";
-    double f429 = self->fault_429, f5xx = self->fault_5xx, lat = self->latency_ms;
+    double f429 = self->fault_429, f5xx = self->fault_5xx, fbad = self->fault_bad;
+    double lat = self->latency_ms;
+    char deny[sizeof self->deny_ido];
+    snprintf (deny, sizeof deny, "%s", self->deny_ido);
     double ttl = self->token_ttl, ra = self->retry_after;
     if (!cJSON_IsObject (json))
         snprintf (err, sizeof err, "body must be a JSON object");
@@ -821,7 +891,13 @@ admin_faults (cssim_server_t *self, const sim_request_t *req, sim_response_t *re
                 bad = number_in (item, 0, 1, &f429);
             else if (strcmp (k, "fault_5xx") == 0)
                 bad = number_in (item, 0, 1, &f5xx);
-            else if (strcmp (k, "latency_ms") == 0)
+            else if (strcmp (k, "fault_bad_body") == 0)
+                bad = number_in (item, 0, 1, &fbad);
+            else if (strcmp (k, "deny_ido") == 0) {
+                bad = !cJSON_IsString (item) || strlen (item->valuestring) >= sizeof deny;
+                if (!bad)
+                    snprintf (deny, sizeof deny, "%s", item->valuestring);
+            } else if (strcmp (k, "latency_ms") == 0)
                 bad = number_in (item, 0, 600000, &lat);
             else if (strcmp (k, "token_ttl") == 0)
                 bad = number_in (item, 1, 86400 * 30, &ttl);
@@ -841,21 +917,24 @@ admin_faults (cssim_server_t *self, const sim_request_t *req, sim_response_t *re
             }
         }
     cJSON_Delete (json);
-    if (!*err && f429 + f5xx > 1)
-        snprintf (err, sizeof err, "fault_429 + fault_5xx must not exceed 1");
+    if (!*err && f429 + f5xx + fbad > 1)
+        snprintf (err, sizeof err, "fault_429 + fault_5xx + fault_bad_body must not exceed 1");
     if (*err) {
         json_error (resp, 400, "invalid_request", err);
         return;
     }
     self->fault_429 = f429;
     self->fault_5xx = f5xx;
+    self->fault_bad = fbad;
+    snprintf (self->deny_ido, sizeof self->deny_ido, "%s", deny);
     self->latency_ms = (int)lat;
     self->token_ttl = (int)ttl;
     self->retry_after = (int)ra;
     cm_info ("CSSIM_FAULTS",
-             "fault_429=%.3f fault_5xx=%.3f latency_ms=%d token_ttl=%d "
-             "retry_after=%d",
-             f429, f5xx, self->latency_ms, self->token_ttl, self->retry_after);
+             "fault_429=%.3f fault_5xx=%.3f fault_bad_body=%.3f deny_ido=%s latency_ms=%d "
+             "token_ttl=%d retry_after=%d",
+             f429, f5xx, fbad, self->deny_ido, self->latency_ms, self->token_ttl,
+             self->retry_after);
     admin_stats (self, resp);
 }
 
@@ -958,10 +1037,33 @@ cssim_server_new (const cssim_config_t *cfg, char *err, size_t err_cap)
     pthread_mutex_init (&self->lock, NULL);
     self->fault_429 = cfg->fault_429;
     self->fault_5xx = cfg->fault_5xx;
+    self->fault_bad = cfg->fault_bad_body;
+    if (cfg->deny_ido && strlen (cfg->deny_ido) >= sizeof self->deny_ido) {
+        snprintf (err, err_cap, "--deny-ido: longer than %zu characters",
+                  sizeof self->deny_ido - 1);
+        goto fail;
+    }
+    snprintf (self->deny_ido, sizeof self->deny_ido, "%s", cfg->deny_ido ? cfg->deny_ido : "");
     self->latency_ms = cfg->latency_ms;
     self->retry_after = cfg->retry_after;
     self->token_ttl = cfg->token_ttl;
     snprintf (self->mongoose, sizeof self->mongoose, "%s", cfg->mongoose_config);
+    if (cfg->public_url) {
+        size_t n = strlen (cfg->public_url);
+        while (n > 0 && cfg->public_url[n - 1] == '/')
+            n--;
+        if ((strncmp (cfg->public_url, "http://", 7) != 0 &&
+             strncmp (cfg->public_url, "https://", 8) != 0) ||
+            n <= 8 || n >= sizeof self->public_url || strpbrk (cfg->public_url, " \t\r\n?#")) {
+            snprintf (err, err_cap,
+                      "--public-url '%.80s': expected http[s]://host[:port], at most %zu "
+                      "characters",
+                      cfg->public_url, sizeof self->public_url - 1);
+            goto fail;
+        }
+        memcpy (self->public_url, cfg->public_url, n);
+        self->public_url[n] = '\0';
+    }
     self->fault_state = cssim_mix64 (cfg->seed ^ 0xFA17FA17ULL);
     if (getrandom (&self->token_state, sizeof self->token_state, 0) != sizeof self->token_state)
         self->token_state = (uint64_t)wall_ms () ^ (uint64_t)getpid ();
@@ -1056,9 +1158,12 @@ cssim_server_write_ionapi (cssim_server_t *self, const char *dir, int port, char
     }
     for (int i = 0; i < self->ntenants; i++) {
         tenant_t *t = &self->tenants[i];
-        char iu[64], pu[160], path[4096], tmp[4200], ev[16];
-        snprintf (iu, sizeof iu, "http://127.0.0.1:%d", port);
-        snprintf (pu, sizeof pu, "http://127.0.0.1:%d/%s/as/", port, t->ti);
+        char iu[256], pu[352], path[4096], tmp[4200], ev[16];
+        if (self->public_url[0])
+            snprintf (iu, sizeof iu, "%s", self->public_url);
+        else
+            snprintf (iu, sizeof iu, "http://127.0.0.1:%d", port);
+        snprintf (pu, sizeof pu, "%s/%s/as/", iu, t->ti);
         snprintf (ev, sizeof ev, "U%08u", (unsigned)(hash_text (t->ti) % 100000000u));
         if ((size_t)snprintf (path, sizeof path, "%s/%s.ionapi", dir, t->ti) >= sizeof path) {
             snprintf (err, err_cap, "--ionapi-dir path too long");

@@ -1,6 +1,7 @@
 /*  cssim_server: the simulated ION API Gateway in front of CSI Mongoose for one or more
     tenants: per-tenant credentials and .ionapi files, the OAuth token and revoke
-    endpoints, IDO LoadCollection (v2), fault injection (latency, 429, 5xx) and the
+    endpoints, IDO LoadCollection (v2), fault injection (latency, 429, 5xx, broken bodies,
+    IDOs without read permission) and the
     /__sim admin endpoints. One lock guards all state; handlers run on many threads.
 
     Routes (see README.md in this folder for the shapes):
@@ -33,7 +34,11 @@ typedef struct {
     double fault_429;                       /* --fault-429 rate 0..1 */
     int retry_after;                        /* --retry-after seconds, -1 = no header */
     double fault_5xx;                       /* --fault-5xx rate 0..1 */
+    double fault_bad_body;                  /* --fault-bad-body rate 0..1 (IDO loads) */
+    const char *deny_ido;                   /* --deny-ido comma list, or NULL */
     const char *mongoose_config;            /* --mongoose-config */
+    const char *public_url;                 /* --public-url (http[s]://host[:port]), NULL =
+                                               http://127.0.0.1:PORT */
 } cssim_config_t;
 
 typedef struct cssim_server_t cssim_server_t;
@@ -45,8 +50,8 @@ cssim_server_t *cssim_server_new (const cssim_config_t *cfg, char *err, size_t e
 void cssim_server_destroy (cssim_server_t **self_p);
 
 /*  Writes DIR/<ti>.ionapi (mode 0600, via a temporary file and rename) for every tenant,
-    pointing at http://127.0.0.1:PORT. Creates DIR (0700) when missing. Returns 0, or -1
-    with the reason in err. */
+    pointing at the configured public_url, else at http://127.0.0.1:PORT. Creates DIR (0700)
+    when missing. Returns 0, or -1 with the reason in err. */
 int cssim_server_write_ionapi (cssim_server_t *self, const char *dir, int port, char *err,
                                size_t err_cap);
 

@@ -64,22 +64,59 @@ struct job_s {
     job_t *next;         /* queue link */
 };
 
+#define MAX_COUNTED_OBJECTS 64 /* sObjects with their own Bulk counters */
+
+/* Bulk counters of one sObject (bulk_by_object in /__sim/stats). */
+typedef struct {
+    char name[64];   /* the schema's name of the sObject */
+    long calls;      /* requests about its jobs (create, upload, close, state, results, delete) */
+    long jobs;       /* jobs created */
+    long records;    /* records processed */
+    long written;    /* records processed without an error */
+    int64_t last_ms; /* realtime ms when its last records were processed */
+} obj_count_t;
+
 struct sfsim_bulk_t {
-    pthread_mutex_t mutex;           /* guards jobs and queue */
-    pthread_cond_t cond;             /* signals the worker */
-    pthread_t thread;                /* the worker */
-    int stop;                        /* worker must exit */
-    sfsim_store_t *store;            /* records (borrowed) */
-    sfsim_lock_fault_fn *lock_fault; /* lock-contention injection, or NULL */
-    void *lock_fault_arg;            /* its argument */
-    sfsim_map_t *jobs;               /* id -> job_t */
-    job_t *queue_head;               /* closed jobs waiting */
-    job_t *queue_tail;               /* last waiting */
-    uint64_t next_seq;               /* job Id sequence */
+    pthread_mutex_t mutex;                   /* guards jobs, queue and counts */
+    pthread_cond_t cond;                     /* signals the worker */
+    pthread_t thread;                        /* the worker */
+    int stop;                                /* worker must exit */
+    sfsim_store_t *store;                    /* records (borrowed) */
+    sfsim_lock_fault_fn *lock_fault;         /* lock-contention injection, or NULL */
+    void *lock_fault_arg;                    /* its argument */
+    sfsim_map_t *jobs;                       /* id -> job_t */
+    job_t *queue_head;                       /* closed jobs waiting */
+    job_t *queue_tail;                       /* last waiting */
+    uint64_t next_seq;                       /* job Id sequence */
+    obj_count_t counts[MAX_COUNTED_OBJECTS]; /* counters per sObject */
+    int count_n;                             /* entries used */
 };
 
 /* ---------------------------------------------------------------------------------------- */
 /* Helpers */
+
+/* The counters of object (mutex held); NULL when the table is full. */
+static obj_count_t *
+s_counts (sfsim_bulk_t *self, const char *object)
+{
+    for (int i = 0; i < self->count_n; i++)
+        if (strcmp (self->counts[i].name, object) == 0)
+            return &self->counts[i];
+    if (self->count_n == MAX_COUNTED_OBJECTS)
+        return NULL;
+    obj_count_t *c = &self->counts[self->count_n++];
+    snprintf (c->name, sizeof c->name, "%s", object);
+    return c;
+}
+
+/* Counts a request about job (mutex held; job may be NULL: not counted). */
+static void
+s_count_call (sfsim_bulk_t *self, const job_t *job)
+{
+    obj_count_t *c = job ? s_counts (self, job->object) : NULL;
+    if (c)
+        c->calls++;
+}
 
 static int
 s_buf_add (buf_t *b, const char *s, size_t n)
@@ -581,6 +618,14 @@ s_process (sfsim_bulk_t *self, job_t *job)
             s_buf_add (&job->fail_csv, bad.data, bad.len);
         job->processed += n_ok + n_bad;
         job->failed += n_bad;
+        obj_count_t *counted = s_counts (self, job->object);
+        if (counted) {
+            counted->records += n_ok + n_bad;
+            counted->written += n_ok;
+            struct timespec now;
+            clock_gettime (CLOCK_REALTIME, &now);
+            counted->last_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+        }
         job->total_ms = s_ms () - start;
         if (done)
             s_set_state (job, ST_JOB_COMPLETE);
@@ -780,6 +825,10 @@ sfsim_bulk_create (sfsim_bulk_t *self, const cJSON *req, const char *version,
     id15[15] = '\0';
     sfsim_id_suffix (id15, job->id);
     sfsim_map_put (self->jobs, job->id, job);
+    s_count_call (self, job);
+    obj_count_t *counted = s_counts (self, job->object);
+    if (counted)
+        counted->jobs++;
     reply->status = 200;
     reply->json = s_job_json (job, 0);
     pthread_mutex_unlock (&self->mutex);
@@ -797,6 +846,7 @@ sfsim_bulk_upload (sfsim_bulk_t *self, const char *id, const char *content_type,
     }
     pthread_mutex_lock (&self->mutex);
     job_t *job = sfsim_map_get (self->jobs, id);
+    s_count_call (self, job);
     size_t pos = 0;
     char **cells = NULL;
     int count = 0;
@@ -856,6 +906,7 @@ sfsim_bulk_patch (sfsim_bulk_t *self, const char *id, const cJSON *req, sfsim_bu
     const char *state = s_str (req, "state");
     pthread_mutex_lock (&self->mutex);
     job_t *job = sfsim_map_get (self->jobs, id);
+    s_count_call (self, job);
     if (!job) {
         s_not_found (reply);
     } else if (!state ||
@@ -916,6 +967,7 @@ sfsim_bulk_info (sfsim_bulk_t *self, const char *id, sfsim_bulk_reply_t *reply)
     memset (reply, 0, sizeof *reply);
     pthread_mutex_lock (&self->mutex);
     job_t *job = sfsim_map_get (self->jobs, id);
+    s_count_call (self, job);
     if (!job)
         s_not_found (reply);
     else {
@@ -965,6 +1017,7 @@ sfsim_bulk_delete (sfsim_bulk_t *self, const char *id, sfsim_bulk_reply_t *reply
     memset (reply, 0, sizeof *reply);
     pthread_mutex_lock (&self->mutex);
     job_t *job = sfsim_map_get (self->jobs, id);
+    s_count_call (self, job);
     if (!job) {
         s_not_found (reply);
     } else if (job->processing || job->state == ST_UPLOAD_COMPLETE ||
@@ -987,6 +1040,7 @@ sfsim_bulk_results (sfsim_bulk_t *self, const char *id, sfsim_results_t which,
     memset (reply, 0, sizeof *reply);
     pthread_mutex_lock (&self->mutex);
     job_t *job = sfsim_map_get (self->jobs, id);
+    s_count_call (self, job);
     if (!job) {
         s_not_found (reply);
     } else if (job->state == ST_OPEN || job->state == ST_UPLOAD_COMPLETE ||
@@ -1009,6 +1063,21 @@ sfsim_bulk_results (sfsim_bulk_t *self, const char *id, sfsim_results_t which,
             reply->csv_len = b->len;
             reply->status = 200;
         }
+    }
+    pthread_mutex_unlock (&self->mutex);
+}
+
+void
+sfsim_bulk_counts (sfsim_bulk_t *self, cJSON *obj)
+{
+    pthread_mutex_lock (&self->mutex);
+    for (int i = 0; i < self->count_n; i++) {
+        cJSON *o = cJSON_AddObjectToObject (obj, self->counts[i].name);
+        cJSON_AddNumberToObject (o, "calls", (double)self->counts[i].calls);
+        cJSON_AddNumberToObject (o, "jobs", (double)self->counts[i].jobs);
+        cJSON_AddNumberToObject (o, "records", (double)self->counts[i].records);
+        cJSON_AddNumberToObject (o, "written", (double)self->counts[i].written);
+        cJSON_AddNumberToObject (o, "last_write_ms", (double)self->counts[i].last_ms);
     }
     pthread_mutex_unlock (&self->mutex);
 }

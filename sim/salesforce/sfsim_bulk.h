@@ -77,6 +77,12 @@ void sfsim_bulk_results (sfsim_bulk_t *self, const char *id, sfsim_results_t whi
 int sfsim_csv_record (const char *data, size_t len, size_t *pos, char delim, int max_fields,
                       char ***fields, int *count);
 
+/*  Adds {"<sObject>":{"calls","jobs","records","written","last_write_ms"}} to obj for every
+    sObject that had Bulk jobs: requests about its jobs (create, upload, close, state,
+    results, delete; the job list is not counted), jobs created, records processed, records
+    processed without an error, and the realtime ms of the last processing. */
+void sfsim_bulk_counts (sfsim_bulk_t *self, cJSON *obj);
+
 /*  Frees what sfsim_csv_record returned. */
 void sfsim_csv_free (char **fields, int count);
 

@@ -20,8 +20,11 @@ s_usage (FILE *out)
                   "         [--schema FILE] [--token-ttl S] [--latency-ms MS] [--daily-limit N]\n"
                   "         [--max-concurrent N] [--fault-429 RATE] [--fault-503 RATE]\n"
                   "         [--fault-lock RATE] [--fault-retry-after S] [--seed N]\n"
-                  "         [--log-level debug|info|warn|error]\n"
+                  "         [--log-level debug|info|warn|error] [--public-url URL]\n"
                   "  --listen          127.0.0.1:0 picks a free port; prints 'listening on URL'\n"
+                  "  --public-url      instance_url of token responses, e.g.\n"
+                  "                    http://salesforce-sim:8080 on a compose network\n"
+                  "                    (default http://HOST:PORT of --listen)\n"
                   "  --client-secret   or the environment variable SFSIM_CLIENT_SECRET\n"
                   "  --schema          objects and fields (default: the compiled-in copy of\n"
                   "                    config/salesforce-schema.json)\n"
@@ -89,7 +92,7 @@ s_read_file (const char *path, char *err, size_t err_cap)
 int
 main (int argc, char **argv)
 {
-    const char *listen = NULL, *schema_file = NULL, *log_level = "info";
+    const char *listen = NULL, *schema_file = NULL, *log_level = "info", *public_url = NULL;
     sfsim_config_t cfg = {.token_ttl_s = 7200,
                           .daily_limit = 1000000,
                           .max_concurrent = 25,
@@ -113,6 +116,8 @@ main (int argc, char **argv)
             schema_file = v;
         else if (strcmp (a, "--log-level") == 0)
             log_level = v;
+        else if (strcmp (a, "--public-url") == 0)
+            public_url = v;
         else if (strcmp (a, "--token-ttl") == 0)
             rc = s_long (a, v, 1, 1000000000, &cfg.token_ttl_s);
         else if (strcmp (a, "--latency-ms") == 0)
@@ -161,6 +166,19 @@ main (int argc, char **argv)
         fprintf (stderr, "salesforce-sim: --fault-429 plus --fault-503 must not exceed 1\n");
         return 2;
     }
+    char base_url[128];
+    size_t public_len = public_url ? strlen (public_url) : 0;
+    while (public_len > 0 && public_url[public_len - 1] == '/')
+        public_len--;
+    if (public_url &&
+        ((strncmp (public_url, "http://", 7) != 0 && strncmp (public_url, "https://", 8) != 0) ||
+         public_len <= 8 || public_len >= sizeof base_url || strpbrk (public_url, " \t\r\n?#"))) {
+        fprintf (stderr,
+                 "salesforce-sim: --public-url '%.80s': expected http[s]://host[:port], at most "
+                 "%zu characters\n",
+                 public_url, sizeof base_url - 1);
+        return 2;
+    }
     char err[512];
     char *text = schema_file ? s_read_file (schema_file, err, sizeof err) : NULL;
     if (schema_file && !text) {
@@ -187,10 +205,12 @@ main (int argc, char **argv)
         sfsim_server_destroy (&server);
         return 1;
     }
-    char base_url[128];
     const char *colon = strrchr (listen, ':');
-    snprintf (base_url, sizeof base_url, "http://%.*s:%d", (int)(colon - listen), listen,
-              sim_server_port (http));
+    if (public_url)
+        snprintf (base_url, sizeof base_url, "%.*s", (int)public_len, public_url);
+    else
+        snprintf (base_url, sizeof base_url, "http://%.*s:%d", (int)(colon - listen), listen,
+                  sim_server_port (http));
     sfsim_server_set_base_url (server, base_url);
     cm_info ("SFSIM_START",
              "url=%s token_ttl=%ld daily_limit=%ld max_concurrent=%ld latency_ms=%ld "

@@ -51,35 +51,48 @@ typedef struct {
     int64_t issued_ms; /* when the token was issued (realtime ms) */
 } token_t;
 
+#define MAX_OBJECT_STATS 64 /* sObjects with their own upsert counters */
+
+/* Upsert counters of one sObject (upserts_by_object in /__sim/stats). */
+typedef struct {
+    char name[64]; /* the schema's name of the sObject */
+    long calls;    /* counted upsert calls (Collections or single record) */
+    long records;  /* records in those calls */
+    long written;  /* records created or updated */
+} object_stats_t;
+
 struct sfsim_server_t {
-    pthread_mutex_t mutex;      /* guards everything below except store and bulk */
-    char *client_id;            /* expected client id */
-    char *client_secret;        /* expected secret (never logged) */
-    char base_url[128];         /* instance_url */
-    long token_ttl_s;           /* session timeout */
-    long latency_ms;            /* injected latency per API call */
-    long daily_limit;           /* daily allowance */
-    long max_concurrent;        /* concurrent-request limit */
-    double fault_429;           /* 429 fraction */
-    double fault_503;           /* 503 fraction */
-    double fault_lock;          /* UNABLE_TO_LOCK_ROW fraction per record */
-    long retry_after_s;         /* Retry-After on injected faults */
-    uint64_t rng;               /* xorshift state for faults */
-    sfsim_map_t *tokens;        /* access token -> token_t */
-    long api_used;              /* calls counted against the daily allowance */
-    long api_calls;             /* calls counted since start */
-    long token_requests;        /* token endpoint requests */
-    long by_endpoint[EP_COUNT]; /* counted calls per endpoint */
-    long refused_limit;         /* TotalRequests refusals */
-    long refused_concurrent;    /* ConcurrentRequests refusals */
-    long refused_429;           /* injected 429s */
-    long refused_503;           /* injected 503s */
-    long invalid_session;       /* 401 answers */
-    long lock_faults;           /* injected UNABLE_TO_LOCK_ROW records */
-    long in_flight;             /* API requests being served */
-    int limit_logged;           /* the exhausted allowance was logged */
-    sfsim_store_t *store;       /* records and schema (own lock) */
-    sfsim_bulk_t *bulk;         /* Bulk API 2.0 jobs */
+    pthread_mutex_t mutex;                      /* guards everything below except store and bulk */
+    char *client_id;                            /* expected client id */
+    char *client_secret;                        /* expected secret (never logged) */
+    char base_url[128];                         /* instance_url */
+    long token_ttl_s;                           /* session timeout */
+    long latency_ms;                            /* injected latency per API call */
+    long daily_limit;                           /* daily allowance */
+    long max_concurrent;                        /* concurrent-request limit */
+    double fault_429;                           /* 429 fraction */
+    double fault_503;                           /* 503 fraction */
+    double fault_lock;                          /* UNABLE_TO_LOCK_ROW fraction per record */
+    long retry_after_s;                         /* Retry-After on injected faults */
+    uint64_t rng;                               /* xorshift state for faults */
+    sfsim_map_t *tokens;                        /* access token -> token_t */
+    long api_used;                              /* calls counted against the daily allowance */
+    long api_calls;                             /* calls counted since start */
+    long token_requests;                        /* token endpoint requests */
+    long by_endpoint[EP_COUNT];                 /* counted calls per endpoint */
+    object_stats_t by_object[MAX_OBJECT_STATS]; /* upsert counters per sObject */
+    int object_count;                           /* by_object entries used */
+    int64_t last_upsert_ms;                     /* realtime ms of the last upsert answer */
+    long refused_limit;                         /* TotalRequests refusals */
+    long refused_concurrent;                    /* ConcurrentRequests refusals */
+    long refused_429;                           /* injected 429s */
+    long refused_503;                           /* injected 503s */
+    long invalid_session;                       /* 401 answers */
+    long lock_faults;                           /* injected UNABLE_TO_LOCK_ROW records */
+    long in_flight;                             /* API requests being served */
+    int limit_logged;                           /* the exhausted allowance was logged */
+    sfsim_store_t *store;                       /* records and schema (own lock) */
+    sfsim_bulk_t *bulk;                         /* Bulk API 2.0 jobs */
 };
 
 /* ---------------------------------------------------------------------------------------- */
@@ -115,6 +128,29 @@ s_lock_fault (void *arg)
         self->lock_faults++;
     pthread_mutex_unlock (&self->mutex);
     return hit;
+}
+
+/* Counts one upsert call on object (the schema's name): n records sent, ok written. Takes
+   the state lock, so call it without the store lock. */
+static void
+s_count_upsert (sfsim_server_t *self, const char *object, long n, long ok)
+{
+    pthread_mutex_lock (&self->mutex);
+    object_stats_t *st = NULL;
+    for (int i = 0; i < self->object_count && !st; i++)
+        if (strcmp (self->by_object[i].name, object) == 0)
+            st = &self->by_object[i];
+    if (!st && self->object_count < MAX_OBJECT_STATS) {
+        st = &self->by_object[self->object_count++];
+        snprintf (st->name, sizeof st->name, "%s", object);
+    }
+    if (st) {
+        st->calls++;
+        st->records += n;
+        st->written += ok;
+    }
+    self->last_upsert_ms = s_now_ms ();
+    pthread_mutex_unlock (&self->mutex);
 }
 
 /* Top-level REST error: [{"message":...,"errorCode":...}]. */
@@ -560,11 +596,14 @@ s_single_upsert (sfsim_server_t *self, const sim_request_t *req, const char *obj
     int fault = s_lock_fault (self);
     sfsim_error_t err;
     sfsim_result_t res;
+    char counted[64] = "";
+    long written = 0;
     sfsim_store_lock (self->store);
     const sfsim_object_t *o = sfsim_schema_object (sfsim_store_schema (self->store), object);
     const sfsim_field_t *f = s_upsert_field (o, field, resp);
     if (!f)
         goto out;
+    snprintf (counted, sizeof counted, "%s", o->name);
     if (sfsim_store_check_columns (o, body, &err)) {
         s_record_error_response (resp, 400, &err);
         goto out;
@@ -581,6 +620,7 @@ s_single_upsert (sfsim_server_t *self, const sim_request_t *req, const char *obj
         s_record_error_response (resp, 400, &res.error);
         goto out;
     }
+    written = 1;
     cJSON *j = cJSON_CreateObject ();
     cJSON_AddStringToObject (j, "id", res.id);
     cJSON_AddBoolToObject (j, "success", 1);
@@ -589,6 +629,8 @@ s_single_upsert (sfsim_server_t *self, const sim_request_t *req, const char *obj
     sim_response_json (resp, res.created ? 201 : 200, j);
 out:
     sfsim_store_unlock (self->store);
+    if (counted[0])
+        s_count_upsert (self, counted, 1, written);
     cJSON_Delete (body);
 }
 
@@ -683,6 +725,8 @@ s_composite_upsert (sfsim_server_t *self, const sim_request_t *req, const char *
     sfsim_result_t *results = NULL;
     sfsim_undo_t *undo = NULL;
     int faults[MAX_COLLECTION];
+    char counted[64] = "";
+    long written = 0;
     const cJSON *records = s_collection_body (req, &body, &all_or_none, resp);
     if (!records)
         goto done;
@@ -700,6 +744,7 @@ s_composite_upsert (sfsim_server_t *self, const sim_request_t *req, const char *
     const sfsim_field_t *f = s_upsert_field (o, field, resp);
     if (!f)
         goto out;
+    snprintf (counted, sizeof counted, "%s", o->name);
     /* Whole-request checks: every record of the URL's type, every column known. */
     int i = 0;
     const cJSON *rec;
@@ -760,8 +805,14 @@ s_composite_upsert (sfsim_server_t *self, const sim_request_t *req, const char *
         i++;
     }
     sim_response_json (resp, 200, s_collection_results (self, results, n, all_or_none, 1, undo));
+    for (i = 0; i < n; i++)
+        written += results[i].success > 0;
+    if (all_or_none && written < n)
+        written = 0; /* rolled back */
 out:
     sfsim_store_unlock (self->store);
+    if (counted[0])
+        s_count_upsert (self, counted, n, written);
 done:
     sfsim_undo_destroy (&undo);
     free (results);
@@ -1186,12 +1237,21 @@ s_stats (sfsim_server_t *self, sim_response_t *resp)
     cJSON *eps = cJSON_AddObjectToObject (j, "calls_by_endpoint");
     for (int i = 0; i < EP_COUNT; i++)
         cJSON_AddNumberToObject (eps, s_endpoint_names[i], (double)self->by_endpoint[i]);
+    cJSON_AddNumberToObject (j, "last_upsert_ms", (double)self->last_upsert_ms);
+    cJSON *objs = cJSON_AddObjectToObject (j, "upserts_by_object");
+    for (int i = 0; i < self->object_count; i++) {
+        cJSON *o = cJSON_AddObjectToObject (objs, self->by_object[i].name);
+        cJSON_AddNumberToObject (o, "calls", (double)self->by_object[i].calls);
+        cJSON_AddNumberToObject (o, "records", (double)self->by_object[i].records);
+        cJSON_AddNumberToObject (o, "written", (double)self->by_object[i].written);
+    }
     cJSON *ref = cJSON_AddObjectToObject (j, "refused");
     cJSON_AddNumberToObject (ref, "limit", (double)self->refused_limit);
     cJSON_AddNumberToObject (ref, "concurrent", (double)self->refused_concurrent);
     cJSON_AddNumberToObject (ref, "fault_429", (double)self->refused_429);
     cJSON_AddNumberToObject (ref, "fault_503", (double)self->refused_503);
     pthread_mutex_unlock (&self->mutex);
+    sfsim_bulk_counts (self->bulk, cJSON_AddObjectToObject (j, "bulk_by_object"));
     cJSON *recs = cJSON_AddObjectToObject (j, "records");
     sfsim_store_lock (self->store);
     const sfsim_schema_t *schema = sfsim_store_schema (self->store);

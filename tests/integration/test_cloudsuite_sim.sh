@@ -388,11 +388,30 @@ expect_eq "out-of-range fault rate -> 400" "$code" "400"
 "${CURL[@]}" -X POST "$BASE/__sim/faults" -d '{"fault_429":0.5,"fault_5xx":0}' >/dev/null
 codes=$(for _ in $(seq 1 40); do status ACME_PRD "$TOK_A" SLVendors -d recordcap=1; echo; done | sort | uniq -c)
 check "fault_429=0.5: some 200 and some 429" test "$(grep -cE ' (200|429)$' <<<"$codes")" -eq 2
-"${CURL[@]}" -X POST "$BASE/__sim/faults" -d '{"fault_429":0,"fault_5xx":0}' >/dev/null
+"${CURL[@]}" -X POST "$BASE/__sim/faults" -d '{"fault_429":0,"fault_5xx":0,"fault_bad_body":1}' >/dev/null
+bodies=$(for _ in $(seq 1 12); do
+    "${CURL[@]}" -w ' %{http_code}' -G "$BASE/ACME_PRD/CSI/IDORequestService/ido/load/SLVendors" \
+        -H "Authorization: Bearer $TOK_A" -H "X-Infor-MongooseConfig: CSI_DEMO" | tr -d '\n'; echo; done)
+check "fault_bad_body=1: every load answers 200 with a body that is not a LoadCollection response" \
+    test "$(grep -c ' 200$' <<<"$bodies")" -eq 12 -a "$(grep -c Success <<<"$bodies")" -eq 0
+check "... HTML sign-in pages, cut JSON and plain text" \
+    test "$(grep -cE 'Sign|Northwind Me|upstream' <<<"$bodies")" -eq 12
+expect_eq "fault_bad_body does not apply to token requests" "$(token ACME_PRD | tail -n1)" "200"
+code=$("${CURL[@]}" -o /dev/null -w '%{http_code}' -X POST "$BASE/__sim/faults" -d '{"fault_429":0.5,"fault_bad_body":0.6}')
+expect_eq "fault rates adding up to more than 1 -> 400" "$code" "400"
+"${CURL[@]}" -X POST "$BASE/__sim/faults" -d '{"fault_bad_body":0,"deny_ido":"SLArinvs,SLPos"}' >/dev/null
+denied=$(load ACME_PRD "$TOK_A" SLArinvs -d recordcap=1)
+check "deny_ido: Success false naming the missing Read permission" \
+    jq -e '.Success == false and (.Message | test("Read permission for IDO .SLArinvs."))' <<<"$denied"
+expect_eq "deny_ido: other IDOs still load" "$(status ACME_PRD "$TOK_A" SLVendors -d recordcap=1)" "200"
+"${CURL[@]}" -X POST "$BASE/__sim/faults" -d '{"deny_ido":""}' >/dev/null
+expect_eq "deny_ido cleared: the IDO loads again" \
+    "$(load ACME_PRD "$TOK_A" SLArinvs -d recordcap=1 | jq -r .Success)" "true"
 st=$(stats)
 check "stats count token requests, data requests and throttled per tenant" jq -e '
     .tenants.ACME_PRD.token_requests >= 6 and .tenants.ACME_PRD.data_requests > 20
-    and .tenants.ACME_PRD.throttled >= 2 and .tenants.BETA_TST.token_requests >= 2' <<<"$st"
+    and .tenants.ACME_PRD.throttled >= 2 and .tenants.BETA_TST.token_requests >= 2
+    and .tenants.ACME_PRD.bad_bodies == 12 and .tenants.ACME_PRD.denied == 1' <<<"$st"
 
 # ---------------------------------------------------------------- token TTL, determinism, SIGTERM
 ION2="$TMP/ion2"
@@ -425,6 +444,22 @@ if start_sim ttl --tenant ACME_PRD --ionapi-dir "$ION2" --seed 42 --seed-supplie
 else
     not_ok "second simulator starts with --token-ttl 1"
 fi
+# ---------------------------------------------------------------- --public-url (compose)
+ION3="$TMP/ion3"
+if start_sim pub --tenant ACME_PRD --ionapi-dir "$ION3" --seed-suppliers 1 \
+        --public-url http://cloudsuite-sim:8080/; then
+    PUB_PID=$PID
+    for _ in $(seq 1 100); do [ -f "$ION3/ACME_PRD.ionapi" ] && break; sleep 0.05; done
+    check "--public-url: the .ionapi file's iu and pu point at it" jq -e '
+        .iu == "http://cloudsuite-sim:8080" and .pu == "http://cloudsuite-sim:8080/ACME_PRD/as/"' \
+        "$ION3/ACME_PRD.ionapi"
+    kill -TERM "$PUB_PID"
+    wait "$PUB_PID"
+else
+    not_ok "simulator starts with --public-url"
+fi
+"$SIM" --listen 127.0.0.1:0 --tenant T --ionapi-dir "$TMP/x" --public-url ftp://x >/dev/null 2>&1
+expect_eq "bad --public-url: exit status 1" "$?" "1"
 kill -TERM "$MAIN_PID"
 wait "$MAIN_PID"
 expect_eq "SIGTERM on the two-tenant simulator: exit status 0" "$?" "0"

@@ -123,6 +123,10 @@ check "collections: second upsert updates (created false, same Id)" \
 check "collections: update merges fields (Name kept, BillingCity added)" \
     eq "$(curl -s "$U/__sim/records/Account" | jq -c '.[0] | [.Name, .BillingCity]')" '["Northwind Metals","Oslo"]'
 check "collections: one API call per request" eq "$(( $(stat .api_calls) - calls0 ))" 2
+check "stats: upserts_by_object counts calls, records sent and records written" \
+    eq "$(curl -s "$U/__sim/stats" | jq -c .upserts_by_object.Account)" '{"calls":2,"records":3,"written":2}'
+check "stats: last_upsert_ms is the time of the last upsert" \
+    bash -c "curl -s $U/__sim/stats | jq -e --argjson now \$(date +%s%3N) '.last_upsert_ms > \$now - 60000 and .last_upsert_ms <= \$now'"
 
 upsert Account '{"records":[{"attributes":{"type":"Account"},"Name":"'"$(printf 'x%.0s' $(seq 1 256))"'","CloudSuite_Key__c":"ACME:vendor:LONG"},
   {"attributes":{"type":"Account"},"Name":"P","CloudSuite_Key__c":"ACME:vendor:PICK","CloudSuite_Status__c":"Closed"},
@@ -236,6 +240,8 @@ check "bulk: failedResults carries sf__Error" \
 check "bulk: parent column resolved AccountId" \
     eq "$(curl -s "$U/__sim/records/Contact" | jq -r '.[] | select(.CloudSuite_Key__c == "ACME:contact:10") | .AccountId')" "$ID1"
 check "bulk: calls counted in calls_by_endpoint" bash -c "[ \$(curl -s $U/__sim/stats | jq .calls_by_endpoint.bulk) -ge 5 ]"
+check "bulk: bulk_by_object counts the job's calls, records processed and written" \
+    bash -c "curl -s $U/__sim/stats | jq -e '.bulk_by_object.Contact | .calls >= 5 and .jobs == 1 and .records == 3 and .written == 2'"
 
 # --- Faults and admin -------------------------------------------------------------------------
 curl -s -X POST "$U/__sim/faults" -d '{"fault_lock":1}' >/dev/null
@@ -306,6 +312,13 @@ check "compiled-in default schema equals config/salesforce-schema.json" eq "$sam
 check "bad --schema file -> exit 2 with a message" \
     bash -c "echo '{\"objects\":[{\"name\":\"A\",\"keyPrefix\":\"001\",\"fields\":[{\"name\":\"X\",\"type\":\"strng\"}]}]}' >$TMP/bad.json;
              $SIM --listen 127.0.0.1:0 --client-id a --client-secret b --schema $TMP/bad.json 2>$TMP/bad.err; [ \$? = 2 ] && grep -q 'unknown type' $TMP/bad.err"
+
+# --- --public-url (compose: the instance_url other containers reach) ---------------------------
+start_sim pub --client-id cid --client-secret s3cret --public-url http://salesforce-sim:8080/
+check "--public-url: token responses carry it as instance_url" eq "$(curl -s -X POST "$URL_pub/services/oauth2/token" \
+    -d grant_type=client_credentials -d client_id=cid -d client_secret=s3cret | jq -r .instance_url)" \
+    http://salesforce-sim:8080
+check "bad --public-url -> exit 2" bash -c "$SIM --listen 127.0.0.1:0 --client-id a --client-secret b --public-url 'http://a b' 2>/dev/null; [ \$? = 2 ]"
 
 # --- SIGTERM ----------------------------------------------------------------------------------
 kill -TERM "$PID_main"

@@ -276,8 +276,9 @@ test_require (void **state)
     const char *const missing[] = {"salesforce.url", "salesforce.client_id",
                                    "salesforce.client_secret", NULL};
     assert_int_equal (cm_config_require (cfg, missing, err, sizeof err), -1);
-    assert_string_equal (err, "missing required setting salesforce.client_id "
-                              "(env MLC_SALESFORCE_CLIENT_ID)");
+    assert_string_equal (err, "missing required setting salesforce.client_id: set "
+                              "MLC_SALESFORCE_CLIENT_ID or salesforce.client_id in the config "
+                              "file");
     cm_config_destroy (&cfg);
 }
 

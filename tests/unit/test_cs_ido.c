@@ -161,6 +161,18 @@ static const s_bad_t s_bad[] = {
     {"item not object", "{\"Items\":[\"V000123\"],\"Success\":true}", "Items[0] is not an object"},
     {"array body", "[1,2,3]", "not a JSON object"},
     {"empty body", "", "empty"},
+    {"Success false without Message", "{\"Items\":null,\"Success\":false}", "(no Message)"},
+    {"Success as the text false",
+     "{\"Items\":[],\"Success\":\"False\",\"Message\":\"IDO is locked\"}",
+     "Success=false): IDO is locked"},
+    {"JSON null", "null", "not a JSON object"},
+    {"JSON number", "12345", "not a JSON object"},
+    {"HTML after white space", "\r\n  <html><body>Bad Gateway</body></html>",
+     "HTML, not JSON (gateway or login page?); body: \\r\\n  <html><body>Bad Gateway"},
+    {"JSON cut inside the Items", "{\"Items\":[{\"_ItemId\":\"PBT=[ven]\",\"Name\":\"Northwind Me",
+     "not valid JSON (truncated or not JSON)"},
+    {"gateway error object", "{\"error\":\"too_many_requests\",\"error_description\":\"x\"}",
+     "has no Items"},
 };
 
 static void

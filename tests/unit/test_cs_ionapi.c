@@ -185,6 +185,21 @@ static const s_case_t s_cases[] = {
      "\"https://mingle-sso.inforcloudsuite.com:443/ACME_PRD/as\"", NULL, false,
      "'pu' must end in '/'"},
     {"tenant with a path", "ti", "\"../etc\"", NULL, false, "'ti'"},
+    {"tenant with a space", "ti", "\"ACME PRD\"", NULL, false, "'ti'"},
+    {"ot with a leading slash", "ot", "\"/token.oauth2\"", NULL, false,
+     "'ot' must be a path relative to 'pu'"},
+    {"control character in cs", "cs", "\"abc\\u0001def\"", NULL, false,
+     "'cs' contains a control character"},
+    {"boolean saak", "saak", "true", NULL, false, "'saak' must be a string"},
+    {"missing iu", "iu", NULL, NULL, false, "'iu' is missing"},
+    {"missing pu", "pu", NULL, NULL, false, "'pu' is missing"},
+    {"missing ot", "ot", NULL, NULL, false, "'ot' is missing"},
+    {"missing ti", "ti", NULL, NULL, false, "'ti' is missing"},
+    {"missing cs", "cs", NULL, NULL, false, "'cs' is missing"},
+    {"a number, not an object", NULL, NULL, "42", false, "JSON object"},
+    {"truncated file", NULL, NULL, "{\"ti\": \"ACME_PRD\", \"cs\": \"s3cr3t", false,
+     "invalid JSON"},
+    {"UTF-8 BOM then garbage", NULL, NULL, "\xEF\xBB\xBFnot json", false, "invalid JSON"},
 };
 
 static void
@@ -205,6 +220,48 @@ test_broken_files (void **state)
         }
         free (text);
     }
+}
+
+/*  A file saved with a UTF-8 byte order mark is read like one without. */
+static void
+test_bom (void **state)
+{
+    size_t len = strlen (s_valid);
+    char *text = malloc (len + 4);
+    assert_non_null (text);
+    memcpy (text, "\xEF\xBB\xBF", 3);
+    memcpy (text + 3, s_valid, len + 1);
+    const char *path = s_write ("bom.ionapi", text, len + 3);
+    char err[512] = "";
+    cs_ionapi_t *api = cs_ionapi_load (path, false, err, sizeof err);
+    assert_non_null (api);
+    assert_string_equal (cs_ionapi_tenant (api), "ACME_PRD");
+    cs_ionapi_destroy (&api);
+    free (text);
+}
+
+/*  From memory (the secret store): messages name the secret instead of a path, and never
+    quote a value. */
+static void
+test_from_memory (void **state)
+{
+    char err[512] = "";
+    cs_ionapi_t *api = cs_ionapi_parse ("secret ionapi/ACME_PRD", s_valid, strlen (s_valid), false,
+                                        err, sizeof err);
+    assert_non_null (api);
+    assert_string_equal (cs_ionapi_api_base (api),
+                         "https://mingle-ionapi.inforcloudsuite.com/ACME_PRD");
+    cs_ionapi_destroy (&api);
+    char *text = s_variant ("sask", "\"\"");
+    api = cs_ionapi_parse ("secret ionapi/ACME_PRD", text, strlen (text), false, err, sizeof err);
+    assert_null (api);
+    assert_string_equal (err, "secret ionapi/ACME_PRD: field 'sask' is empty");
+    free (text);
+    text = s_variant ("iu", "\"http://CS-s3cr3t-value.example.com\"");
+    api = cs_ionapi_parse ("secret ionapi/ACME_PRD", text, strlen (text), false, err, sizeof err);
+    assert_null (api);
+    assert_non_null (strstr (err, "secret ionapi/ACME_PRD: field 'iu'"));
+    free (text);
 }
 
 static void
@@ -268,6 +325,8 @@ main (void)
         cmocka_unit_test (test_loopback_http),
         cmocka_unit_test (test_broken_files),
         cmocka_unit_test (test_too_big),
+        cmocka_unit_test (test_bom),
+        cmocka_unit_test (test_from_memory),
         cmocka_unit_test (test_missing_file),
         cmocka_unit_test (test_password_form_encoding),
     };

@@ -170,6 +170,7 @@ test_incremental (void **state)
     assert_int_equal (stats.seen, 5);
     assert_int_equal (stats.changed, 5);
     assert_int_equal (stats.emitted, 5);
+    assert_true (stats.full); /* no watermark yet: the first poll reads everything */
     assert_int_equal (sink.count, 5);
     assert_string_equal (sink.got[0], "V000001|Northwind Metals");
     assert_string_equal (sink.got[4], "V000005|Litware Castings");
@@ -185,6 +186,7 @@ test_incremental (void **state)
     assert_string_equal (f.filter[2], "RecordDate >= '2026-02-01 07:55:04.000'");
     assert_int_equal (stats.seen, 5);
     assert_int_equal (stats.changed, 0);
+    assert_false (stats.full);
     assert_int_equal (sink.count, 0);
 
     /* a changed record and a new one: exactly those two are emitted */
@@ -213,6 +215,7 @@ test_incremental (void **state)
     s_sink_reset (&sink);
     assert_int_equal (ex_poller_poll (p, true, s_emit, &sink, &stats, err, sizeof err), 0);
     assert_string_equal (f.filter[0], "");
+    assert_true (stats.full);
     assert_int_equal (sink.count, 1); /* V000004 with its old name differs again */
     assert_string_equal (sink.got[0], "V000004|Adventure Works Supply");
     /* the watermark never goes back */
@@ -410,6 +413,47 @@ test_bad_settings (void **state)
     assert_non_null (strstr (err, "cloudsuite.vendor.ido"));
 }
 
+/*  The shipped defaults: suppliers on, and for all four entities the IDOs, keys and
+    schedules the simulator and a standard CSI release use; a per-entity poll interval
+    overrides the tenant's. */
+static void
+test_entity_defaults (void **state)
+{
+    static const struct {
+        const char *entity, *ido, *key, *props; /* props: the request must contain these */
+    } want[] = {
+        {"vendor", "SLVendors", "VendNum", "VendNum,Name,Phone,"},
+        {"customer", "SLCustomers", "CustNum,CustSeq", "CustNum,CustSeq,Name,CustType,"},
+        {"invoice", "SLArinvs", "InvNum,InvSeq", "InvNum,InvSeq,CustNum,InvDate,"},
+        {"po", "SLPos", "PoNum", "PoNum,VendNum,OrderDate,Stat,"},
+    };
+    char err[512] = "";
+    setenv ("MLC_CLOUDSUITE_PO_POLL_INTERVAL_S", "3600", 1);
+    cm_config_t *cfg = cm_config_load (NULL, err, sizeof err);
+    unsetenv ("MLC_CLOUDSUITE_PO_POLL_INTERVAL_S");
+    assert_non_null (cfg);
+    for (size_t i = 0; i < 4; i++) {
+        char key[64];
+        snprintf (key, sizeof key, "cloudsuite.%s.enabled", want[i].entity);
+        assert_true (cm_config_bool (cfg, key) == (i == 0));
+        ex_entity_t ent;
+        assert_int_equal (ex_entity_from_config (cfg, want[i].entity, &ent), 0);
+        assert_string_equal (ent.ido, want[i].ido);
+        assert_string_equal (ent.key, want[i].key);
+        assert_string_equal (ent.watermark, "RecordDate");
+        assert_int_equal (ent.page_size, 200);
+        assert_int_equal (ent.poll_interval_s, strcmp (want[i].entity, "po") == 0 ? 3600 : 300);
+        assert_int_equal (ent.full_interval_s, 86400);
+        ex_poller_t *p = ex_poller_new ("ACME_PRD", &ent, NULL, s_load, NULL, err, sizeof err);
+        assert_non_null (p);
+        assert_true (strncmp (ex_poller_properties (p), want[i].props, strlen (want[i].props)) ==
+                     0);
+        assert_non_null (strstr (ex_poller_properties (p), "RecordDate"));
+        ex_poller_destroy (&p);
+    }
+    cm_config_destroy (&cfg);
+}
+
 int
 main (void)
 {
@@ -419,6 +463,7 @@ main (void)
         cmocka_unit_test (test_bad_pages),
         cmocka_unit_test (test_composite_key_and_all_properties),
         cmocka_unit_test (test_bad_settings),
+        cmocka_unit_test (test_entity_defaults),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

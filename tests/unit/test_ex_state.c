@@ -60,7 +60,7 @@ test_hash_and_watermark (void **state)
     assert_int_equal (ex_state_changed (st, "vendor", "V000001", H1, err, sizeof err), 1);
     assert_int_equal (ex_state_watermark (st, "vendor", wm, sizeof wm, err, sizeof err), 0);
 
-    assert_int_equal (ex_state_commit (st, err, sizeof err), 0);
+    assert_int_equal (ex_state_commit (st, true, err, sizeof err), 0);
     assert_int_equal (ex_state_staged (st), 0);
     assert_int_equal (ex_state_changed (st, "vendor", "V000001", H1, err, sizeof err), 0);
     assert_int_equal (ex_state_changed (st, "vendor", "V000001", H2, err, sizeof err), 1);
@@ -75,7 +75,7 @@ test_hash_and_watermark (void **state)
     assert_int_equal (ex_state_stage_watermark (st, "vendor", "2027-01-01 00:00:00.000"), 0);
     ex_state_discard (st);
     assert_int_equal (ex_state_staged (st), 0);
-    assert_int_equal (ex_state_commit (st, err, sizeof err), 0);
+    assert_int_equal (ex_state_commit (st, true, err, sizeof err), 0);
     assert_int_equal (ex_state_changed (st, "vendor", "V000001", H1, err, sizeof err), 0);
 
     /* a watermark that does not fit the caller's buffer is an error, not a truncation */
@@ -131,6 +131,39 @@ test_locked (void **state)
     ex_state_destroy (&a);
 }
 
+/*  The schedule times survive a reopen, per entity and per tenant. */
+static void
+test_times (void **state)
+{
+    char err[512] = "";
+    int64_t poll = -1, full = -1;
+    ex_state_t *st = ex_state_open (s_dir, "TIMES", err, sizeof err);
+    assert_non_null (st);
+    assert_non_null (strstr (ex_state_path (st), "/extractor/TIMES"));
+    assert_int_equal (ex_state_times (st, "vendor", &poll, &full, err, sizeof err), 0);
+    assert_true (poll == 0 && full == 0); /* never */
+    assert_int_equal (
+        ex_state_set_times (st, "vendor", 1790000000123LL, 1789990000000LL, err, sizeof err), 0);
+    assert_int_equal (ex_state_set_times (st, "po", 5, 0, err, sizeof err), 0);
+    ex_state_destroy (&st);
+
+    st = ex_state_open (s_dir, "TIMES", err, sizeof err);
+    assert_non_null (st);
+    assert_int_equal (ex_state_times (st, "vendor", &poll, &full, err, sizeof err), 0);
+    assert_true (poll == 1790000000123LL && full == 1789990000000LL);
+    assert_int_equal (ex_state_times (st, "po", &poll, &full, err, sizeof err), 0);
+    assert_true (poll == 5 && full == 0);
+    assert_int_equal (ex_state_times (st, "customer", &poll, &full, err, sizeof err), 0);
+    assert_true (poll == 0 && full == 0);
+    /* another tenant has its own */
+    ex_state_t *other = ex_state_open (s_dir, "TIMES2", err, sizeof err);
+    assert_non_null (other);
+    assert_int_equal (ex_state_times (other, "vendor", &poll, &full, err, sizeof err), 0);
+    assert_true (poll == 0 && full == 0);
+    ex_state_destroy (&other);
+    ex_state_destroy (&st);
+}
+
 int
 main (void)
 {
@@ -138,6 +171,7 @@ main (void)
         cmocka_unit_test (test_hash_and_watermark),
         cmocka_unit_test (test_bad_tenant),
         cmocka_unit_test (test_locked),
+        cmocka_unit_test (test_times),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

@@ -344,6 +344,164 @@ test_bounded (void **state)
     ld_batcher_destroy (&b);
 }
 
+//  A child record: a payload naming its parent Account by external ID.
+static void
+s_add_child (ld_batcher_t *b, const char *sobject, const char *ext_id, const char *parent,
+             int64_t now)
+{
+    cm_envelope_t *env = cm_envelope_new ("T", "invoice", ext_id);
+    assert_non_null (env);
+    char payload[300];
+    snprintf (payload, sizeof payload,
+              "{\"CloudSuite_Key__c\":\"%s\",\"Account__r\":{\"CloudSuite_Key__c\":\"%s\"}}",
+              ext_id, parent);
+    assert_int_equal (cm_envelope_set_target (env, sobject, "CloudSuite_Key__c", ext_id, payload),
+                      0);
+    char *bytes = strdup (ext_id);
+    ld_item_t *item = ld_item_new (&env, &bytes, strlen (ext_id), now);
+    assert_non_null (item);
+    assert_non_null (item->parent);
+    assert_int_equal (ld_batcher_add (b, &item, now), 0);
+}
+
+static void
+test_bulk_batches (void **state)
+{
+    ld_batcher_config_t c = s_config (200, 50);
+    c.capacity = 3000;
+    c.bulk_threshold = 1000;
+    c.bulk_max = 1500;
+    ld_batcher_t *b = ld_batcher_new (&c);
+    ld_item_t **items = calloc (3000, sizeof *items);
+    for (int i = 0; i < 2500; i++) {
+        char ext[32];
+        snprintf (ext, sizeof ext, "T:vendor:%d", i);
+        s_add (b, "T", "Account", ext, 0);
+    }
+    ld_batch_kind_t kind;
+    //  Room for only a Collections batch: no Bulk
+    assert_int_equal (ld_batcher_take (b, 0, false, NULL, NULL, items, 200, &kind), 200);
+    assert_int_equal (kind, LD_BATCH_COLLECTIONS);
+    s_done_all (b, items, 200);
+    //  2300 waiting, room for them: a Bulk batch of bulk_max, in arrival order
+    assert_int_equal (ld_batcher_take (b, 0, false, NULL, NULL, items, 3000, &kind), 1500);
+    assert_int_equal (kind, LD_BATCH_BULK);
+    assert_string_equal (items[0]->env->ext_id, "T:vendor:200");
+    assert_string_equal (items[1499]->env->ext_id, "T:vendor:1699");
+    //  Handed back for Collections: never in a Bulk batch again
+    for (int i = 0; i < 1500; i++) {
+        items[i]->no_bulk = true;
+        assert_int_equal (ld_batcher_retry (b, &items[i], 0, 0, false), LD_RETRY_SCHEDULED);
+    }
+    //  800 Bulk-able + 1500 not: below the threshold, Collections only
+    size_t n;
+    size_t total = 0;
+    while ((n = ld_batcher_take (b, 100, false, NULL, NULL, items, 3000, &kind)) > 0) {
+        assert_int_equal (kind, LD_BATCH_COLLECTIONS);
+        assert_true (n <= 200);
+        total += n;
+        s_done_all (b, items, n);
+    }
+    assert_int_equal (total, 2300);
+    free (items);
+    ld_batcher_destroy (&b);
+}
+
+static void
+test_siblings_share_a_batch (void **state)
+{
+    ld_batcher_config_t c = s_config (4, 50);
+    ld_batcher_t *b = ld_batcher_new (&c);
+    ld_item_t *items[200];
+    //  Children of P1, P2, P3 interleaved
+    s_add_child (b, "Inv__c", "T:i:1", "T:P1", 0);
+    s_add_child (b, "Inv__c", "T:i:2", "T:P2", 0);
+    s_add_child (b, "Inv__c", "T:i:3", "T:P1", 0);
+    s_add_child (b, "Inv__c", "T:i:4", "T:P3", 0);
+    s_add_child (b, "Inv__c", "T:i:5", "T:P1", 0);
+    s_add_child (b, "Inv__c", "T:i:6", "T:P2", 0);
+    //  The oldest record brings its siblings, then the next oldest its own
+    assert_int_equal (ld_batcher_next (b, 0, false, items, 200), 4);
+    const char *want[] = {"T:i:1", "T:i:3", "T:i:5", "T:i:2"};
+    for (int i = 0; i < 4; i++)
+        assert_string_equal (items[i]->env->ext_id, want[i]);
+    s_done_all (b, items, 4);
+    assert_int_equal (ld_batcher_next (b, 100, false, items, 200), 2);
+    assert_string_equal (items[0]->env->ext_id, "T:i:4");
+    assert_string_equal (items[1]->env->ext_id, "T:i:6");
+    s_done_all (b, items, 2);
+    ld_batcher_destroy (&b);
+}
+
+static void
+test_parents_first (void **state)
+{
+    ld_batcher_config_t c = s_config (200, 50);
+    c.child_wait_ms = 1000;
+    ld_batcher_t *b = ld_batcher_new (&c);
+    ld_item_t *items[200];
+    //  Children arrive first, their parents later
+    s_add_child (b, "Inv__c", "T:i:1", "T:customer:1", 0);
+    s_add (b, "T", "Account", "T:customer:1", 10);
+    //  Both due: the parents' group goes first
+    assert_int_equal (ld_batcher_next (b, 100, false, items, 200), 1);
+    assert_string_equal (items[0]->env->sobject, "Account");
+    s_done_all (b, items, 1);
+    assert_int_equal (ld_batcher_next (b, 100, false, items, 200), 1);
+    assert_string_equal (items[0]->env->sobject, "Inv__c");
+    s_done_all (b, items, 1);
+    //  But children never starve behind a long parent backfill
+    s_add_child (b, "Inv__c", "T:i:2", "T:customer:2", 1000);
+    for (int i = 0; i < 3; i++) {
+        char ext[32];
+        snprintf (ext, sizeof ext, "T:customer:%d", 10 + i);
+        s_add (b, "T", "Account", ext, 1000);
+    }
+    assert_int_equal (ld_batcher_next (b, 1100, false, items, 200), 3);
+    assert_string_equal (items[0]->env->sobject, "Account");
+    for (int i = 0; i < 3; i++)
+        assert_int_equal (ld_batcher_retry (b, &items[i], 1100, 0, false), LD_RETRY_SCHEDULED);
+    //  1000 ms past its flush time the child counts as a parent
+    assert_int_equal (ld_batcher_next (b, 2100, false, items, 200), 1);
+    assert_string_equal (items[0]->env->sobject, "Inv__c");
+    s_done_all (b, items, 1);
+    assert_int_equal (ld_batcher_next (b, 2100, false, items, 200), 3);
+    s_done_all (b, items, 3);
+    ld_batcher_destroy (&b);
+}
+
+static bool
+s_only_globex (void *arg, const char *tenant)
+{
+    int *asked = arg;
+    (*asked)++;
+    return strcmp (tenant, "GLOBEX") == 0;
+}
+
+static void
+test_accept_filter (void **state)
+{
+    ld_batcher_config_t c = s_config (200, 50);
+    ld_batcher_t *b = ld_batcher_new (&c);
+    ld_item_t *items[200];
+    s_add (b, "ACME", "Account", "ACME:vendor:1", 0);
+    s_add (b, "GLOBEX", "Account", "GLOBEX:vendor:1", 0);
+    int asked = 0;
+    assert_int_equal (ld_batcher_due_ms (b, 100, s_only_globex, &asked), 0);
+    ld_batch_kind_t kind;
+    assert_int_equal (ld_batcher_take (b, 100, false, s_only_globex, &asked, items, 200, &kind), 1);
+    assert_string_equal (items[0]->env->tenant, "GLOBEX");
+    s_done_all (b, items, 1);
+    //  ACME's record is due but refused: nothing to take, nothing due for the caller
+    assert_int_equal (ld_batcher_take (b, 100, false, s_only_globex, &asked, items, 200, &kind), 0);
+    assert_int_equal (ld_batcher_due_ms (b, 100, s_only_globex, &asked), -1);
+    assert_true (asked >= 4);
+    assert_int_equal (ld_batcher_next_due_ms (b, 100), 0);
+    assert_int_equal (ld_batcher_next (b, 100, false, items, 200), 1);
+    s_done_all (b, items, 1);
+    ld_batcher_destroy (&b);
+}
+
 int
 main (void)
 {
@@ -357,6 +515,10 @@ main (void)
         cmocka_unit_test (test_versions_in_order),
         cmocka_unit_test (test_drain_takes_everything),
         cmocka_unit_test (test_bounded),
+        cmocka_unit_test (test_bulk_batches),
+        cmocka_unit_test (test_siblings_share_a_batch),
+        cmocka_unit_test (test_parents_first),
+        cmocka_unit_test (test_accept_filter),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -157,6 +157,8 @@ test_loader_run (void **state)
                             .events_endpoint = events_ep,
                             .hwm = 1000,
                             .drain_ms = 5000,
+                            .max_in_flight = 2,
+                            .have_default_org = true,
                             .batcher = {.batch_size = 200,
                                         .capacity = 1000,
                                         .flush_ms = 50,

@@ -50,7 +50,7 @@ run (const char *first, ...)
     /* no daemon listens here: purge falls back to the store, replay fails clearly */
     char ctl[300];
     snprintf (ctl, sizeof ctl, "ipc://%s/nobody.ctl", s_dir);
-    rp_cli_config_t cfg = {s_dir, ctl, 200};
+    rp_cli_config_t cfg = {s_dir, ctl, 200, NULL};
     r.rc = rp_cli_run (&cfg, argc, argv, out, err);
     fclose (out);
     fclose (err);

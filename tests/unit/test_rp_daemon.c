@@ -17,6 +17,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "../../common/cm_confirm.h"
 #include "../../common/cm_envelope.h"
 #include "../../common/cm_event.h"
 #include "../../common/cm_signal.h"
@@ -30,9 +31,11 @@ typedef struct {
     char events[300]; /* endpoints */
     char replay[300];
     char control[300];
+    char confirm[300];
     rp_daemon_config_t cfg; /* daemon config */
     rp_daemon_t *daemon;    /* under test */
     void *ctx;              /* the test's own ZeroMQ context */
+    void *sub;              /* a confirmation subscriber, or NULL (closed in teardown) */
 } fx_t;
 
 static int
@@ -44,10 +47,12 @@ setup (void **state)
     snprintf (fx->events, sizeof fx->events, "ipc://%s/events", fx->dir);
     snprintf (fx->replay, sizeof fx->replay, "ipc://%s/replay", fx->dir);
     snprintf (fx->control, sizeof fx->control, "ipc://%s/control", fx->dir);
+    snprintf (fx->confirm, sizeof fx->confirm, "ipc://%s/confirm", fx->dir);
     fx->cfg = (rp_daemon_config_t){.data_dir = fx->dir,
                                    .events_endpoint = fx->events,
                                    .replay_endpoint = fx->replay,
                                    .control_endpoint = fx->control,
+                                   .confirm_endpoint = fx->confirm,
                                    .hwm = 1000,
                                    .replay_rate = 5};
     char err[512];
@@ -63,6 +68,11 @@ teardown (void **state)
 {
     fx_t *fx = *state;
     rp_daemon_destroy (&fx->daemon);
+    if (fx->sub) {
+        int zero = 0;
+        zmq_setsockopt (fx->sub, ZMQ_LINGER, &zero, sizeof zero);
+        zmq_close (fx->sub);
+    }
     zmq_ctx_term (fx->ctx);
     char cmd[300];
     snprintf (cmd, sizeof cmd, "rm -rf '%s'", fx->dir);
@@ -124,6 +134,86 @@ test_bad_event_counted (void **state)
     assert_int_equal (st.dl_open, 1);
     free (ev);
     free (env);
+}
+
+/*  Encodes an event of the given outcome for a fresh envelope of tenant T, key KEY. */
+static char *
+outcome_event (const char *tenant, const char *key, cm_outcome_t out, char *hash, size_t *size)
+{
+    cm_envelope_t *env = cm_envelope_new (tenant, "vendor", key);
+    assert_int_equal (cm_envelope_add_field (env, "VendNum", key), 0);
+    cm_envelope_compute_hash (env);
+    cm_event_t *ev = cm_event_new (out == CM_OUTCOME_LOADED ? CM_STAGE_LOAD : CM_STAGE_TRANSFORM,
+                                   out, env);
+    if (out == CM_OUTCOME_LOADED)
+        assert_int_equal (cm_event_set_str (ev, &ev->sf_id, "001000000000001AAA"), 0);
+    char *data = NULL;
+    assert_int_equal (cm_event_encode (ev, &data, size), 0);
+    strcpy (hash, env->hash);
+    cm_event_destroy (&ev);
+    cm_envelope_destroy (&env);
+    return data;
+}
+
+/*  Final outcomes are confirmed on the PUB socket, topic = tenant, only after the commit;
+    other outcomes and other tenants are not seen by a tenant's subscriber. */
+static void
+test_confirmations_after_commit (void **state)
+{
+    fx_t *fx = *state;
+    void *sub = fx->sub = zmq_socket (fx->ctx, ZMQ_SUB);
+    assert_int_equal (zmq_connect (sub, fx->confirm), 0);
+    assert_int_equal (zmq_setsockopt (sub, ZMQ_SUBSCRIBE, "ACME_PRD", 8), 0);
+    int tmo = 2000;
+    zmq_setsockopt (sub, ZMQ_RCVTIMEO, &tmo, sizeof tmo);
+    usleep (200 * 1000); /* the subscription reaches the publisher */
+    const char *keys[] = {"V1", "V2", "V3", "V4"};
+    cm_outcome_t outs[] = {CM_OUTCOME_LOADED, CM_OUTCOME_TRANSFORMED, CM_OUTCOME_SKIPPED,
+                           CM_OUTCOME_LOADED};
+    const char *tenants[] = {"ACME_PRD", "ACME_PRD", "ACME_PRD", "OTHER"};
+    char hashes[4][128];
+    for (int i = 0; i < 4; i++) {
+        size_t size = 0;
+        char *ev = outcome_event (tenants[i], keys[i], outs[i], hashes[i], &size);
+        assert_int_equal (rp_daemon_handle_event (fx->daemon, ev, size), 0);
+        free (ev);
+    }
+    /* a dead letter is final too */
+    char id[33], *env = NULL;
+    size_t env_size = 0, size = 0;
+    char *ev = failed_event ("V5", id, &env, &env_size, &size);
+    assert_int_equal (rp_daemon_handle_event (fx->daemon, ev, size), 0);
+    free (ev);
+    free (env);
+    assert_int_equal (rp_daemon_confirms_waiting (fx->daemon), 4);
+    char buf[CM_CONFIRM_MAX_BYTES];
+    assert_true (zmq_recv (sub, buf, sizeof buf, ZMQ_DONTWAIT) < 0); /* nothing before commit */
+    assert_int_equal (rp_daemon_commit (fx->daemon, false), 0);
+    assert_int_equal (rp_daemon_confirms_waiting (fx->daemon), 0);
+    const char *want_keys[] = {"V1", "V3", "V5"};
+    cm_outcome_t want_outs[] = {CM_OUTCOME_LOADED, CM_OUTCOME_SKIPPED, CM_OUTCOME_FAILED};
+    for (int i = 0; i < 3; i++) {
+        int n = zmq_recv (sub, buf, sizeof buf, 0);
+        assert_int_equal (n, 8);
+        assert_memory_equal (buf, "ACME_PRD", 8);
+        int more = 0;
+        size_t more_size = sizeof more;
+        zmq_getsockopt (sub, ZMQ_RCVMORE, &more, &more_size);
+        assert_true (more);
+        n = zmq_recv (sub, buf, sizeof buf, 0);
+        assert_true (n > 0);
+        char err[256];
+        cm_confirm_t *c = cm_confirm_decode (buf, (size_t)n, err, sizeof err);
+        assert_non_null (c);
+        assert_string_equal (c->tenant, "ACME_PRD");
+        assert_string_equal (c->entity, "vendor");
+        assert_string_equal (c->key, want_keys[i]);
+        assert_int_equal (c->outcome, want_outs[i]);
+        if (i < 2)
+            assert_string_equal (c->hash, hashes[i == 0 ? 0 : 2]);
+        cm_confirm_destroy (&c);
+    }
+    assert_true (zmq_recv (sub, buf, sizeof buf, ZMQ_DONTWAIT) < 0); /* no more */
 }
 
 static void
@@ -313,7 +403,7 @@ test_run_loop_and_stop (void **state)
 
     /* the operator's replay through the control socket, as the CLI sends it; the event may
        not be stored yet, so ask until it is queued */
-    rp_cli_config_t cc = {fx->dir, fx->control, 5000};
+    rp_cli_config_t cc = {fx->dir, fx->control, 5000, NULL};
     char *argv[] = {"replay", id, NULL};
     int rc = 1;
     for (int i = 0; i < 100 && rc != 0; i++) {
@@ -377,6 +467,7 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_bad_event_counted, setup, teardown),
         cmocka_unit_test_setup_teardown (test_control_requests, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_confirmations_after_commit, setup, teardown),
         cmocka_unit_test_setup_teardown (test_replay_exact_bytes_rate_limited, setup, teardown),
         cmocka_unit_test_setup_teardown (test_unwritable_data_dir, setup, teardown),
         cmocka_unit_test_setup_teardown (test_redrive_retryable_with_backoff, setup, teardown),

@@ -105,6 +105,7 @@ typedef struct {
     char last_auth[128];  /* Authorization header of the last data call */
     char last_path[256];  /* path of the last data call */
     char last_body[4096]; /* body of the last data call */
+    char usage[64];       /* Sforce-Limit-Info to answer ("" = api-usage=18/15000) */
 } fake_sf_t;
 
 static void
@@ -112,7 +113,7 @@ s_fake_handler (void *arg, const sim_request_t *req, sim_response_t *resp)
 {
     fake_sf_t *f = arg;
     pthread_mutex_lock (&f->lock);
-    sim_response_header (resp, "Sforce-Limit-Info", "api-usage=18/15000");
+    sim_response_header (resp, "Sforce-Limit-Info", *f->usage ? f->usage : "api-usage=18/15000");
     char text[1024];
     if (strcmp (req->path, "/services/oauth2/token") == 0) {
         f->token_requests++;
@@ -332,6 +333,115 @@ test_session_ttl_renews (void **state)
     sf_org_destroy (&org);
 }
 
+static void
+test_usage_slows_and_pauses (void **state)
+{
+    fixture_t *fx = *state;
+    char err[256];
+    sf_org_config_t c = s_org_config (fx->url);
+    c.slowdown_pct = 50;
+    c.pause_pct = 90;
+    c.slowdown_ms = 50;
+    c.pause_ms = 300;
+    sf_org_t *org = sf_org_new (&c, err, sizeof err);
+    assert_non_null (org);
+    sf_error_t e;
+    sf_org_stats_t st;
+    snprintf (fx->fake.usage, sizeof fx->fake.usage, "api-usage=6/10");
+    assert_int_equal (s_upsert (org, &e), SF_CALL_OK);
+    assert_true (sf_org_slowed (org));
+    //  Slowed: calls are spaced (counted as delayed), still made
+    assert_int_equal (s_upsert (org, &e), SF_CALL_OK);
+    assert_int_equal (s_upsert (org, &e), SF_CALL_OK);
+    sf_org_stats (org, &st);
+    assert_int_equal (st.slowdowns, 1);
+    assert_true (st.delayed_calls >= 1);
+    assert_int_equal (st.pauses, 0);
+    assert_int_equal (fx->fake.data_calls, 3);
+    //  At the pause share: this call is made, then the org pauses without further calls
+    snprintf (fx->fake.usage, sizeof fx->fake.usage, "api-usage=9/10");
+    assert_int_equal (s_upsert (org, &e), SF_CALL_OK);
+    assert_true (sf_org_blocked_until_ms (org) > 0);
+    assert_int_equal (s_upsert (org, &e), SF_CALL_PAUSED);
+    assert_string_equal (e.code, "REQUEST_LIMIT_EXCEEDED");
+    assert_int_equal (fx->fake.data_calls, 4);
+    sf_org_stats (org, &st);
+    assert_int_equal (st.pauses, 1);
+    assert_int_equal (st.usage_used, 9);
+    assert_int_equal (st.usage_max, 10);
+    //  After the pause the first call measures again; a reset allowance clears both states
+    usleep (350 * 1000);
+    snprintf (fx->fake.usage, sizeof fx->fake.usage, "api-usage=1/10");
+    assert_int_equal (s_upsert (org, &e), SF_CALL_OK);
+    assert_false (sf_org_slowed (org));
+    assert_int_equal (sf_org_blocked_until_ms (org), 0);
+    sf_org_destroy (&org);
+}
+
+typedef struct {
+    sf_org_t *org; /* shared */
+    int ok;        /* calls that succeeded */
+} caller_t;
+
+static void *
+s_caller (void *arg)
+{
+    caller_t *c = arg;
+    cm_http_t *http = cm_http_new (1 << 20, 5000);
+    for (int i = 0; i < 5; i++) {
+        const char *body = "{\"allOrNone\":false,\"records\":[]}";
+        sf_request_t req = {.method = "PATCH",
+                            .path = "/composite/sobjects/Account/CloudSuite_Key__c",
+                            .body = body,
+                            .body_len = strlen (body)};
+        cm_http_response_t resp;
+        sf_error_t err;
+        if (sf_org_request (c->org, http, &req, &resp, &err) == SF_CALL_OK)
+            c->ok++;
+        cm_http_response_clear (&resp);
+    }
+    cm_http_destroy (&http);
+    return NULL;
+}
+
+static void
+test_threads_share_one_token (void **state)
+{
+    fixture_t *fx = *state;
+    char err[256];
+    sf_org_config_t c = s_org_config (fx->url);
+    sf_org_t *org = sf_org_new (&c, err, sizeof err);
+    assert_non_null (org);
+    pthread_t threads[8];
+    caller_t callers[8];
+    for (int i = 0; i < 8; i++) {
+        callers[i] = (caller_t){.org = org};
+        assert_int_equal (pthread_create (&threads[i], NULL, s_caller, &callers[i]), 0);
+    }
+    int ok = 0;
+    for (int i = 0; i < 8; i++) {
+        pthread_join (threads[i], NULL);
+        ok += callers[i].ok;
+    }
+    assert_int_equal (ok, 40);
+    assert_int_equal (fx->fake.token_requests, 1); //  one login for eight threads
+    assert_int_equal (sf_org_api_calls (org), 40);
+    //  A renewal after a 401 is also done once, the stale token dropped only once
+    fx->fake.expire_now = true;
+    for (int i = 0; i < 8; i++) {
+        callers[i] = (caller_t){.org = org};
+        assert_int_equal (pthread_create (&threads[i], NULL, s_caller, &callers[i]), 0);
+    }
+    ok = 0;
+    for (int i = 0; i < 8; i++) {
+        pthread_join (threads[i], NULL);
+        ok += callers[i].ok;
+    }
+    assert_int_equal (ok, 40);
+    assert_int_equal (fx->fake.token_requests, 2);
+    sf_org_destroy (&org);
+}
+
 int
 main (void)
 {
@@ -344,6 +454,8 @@ main (void)
                                          s_teardown),
         cmocka_unit_test_setup_teardown (test_total_requests_pauses, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_session_ttl_renews, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_usage_slows_and_pauses, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_threads_share_one_token, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../../loader/sf_bulk.h"
 #include "../../loader/sf_collections.h"
 #include "../../loader/sf_org.h"
 #include "cm_http.h"
@@ -197,6 +198,83 @@ test_wrong_secret_against_sim (void **state)
     sf_org_destroy (&org);
 }
 
+//  A Bulk API 2.0 upsert job against the simulator: records that land (created, then
+//  updated), one Salesforce refuses, one with a missing parent (retryable), one CSV cannot
+//  carry (back for Collections); a handful of calls.
+static void
+test_bulk_against_sim (void **state)
+{
+    sim_t *sim = *state;
+    sf_org_t *org = s_org (sim, "s3cr3t");
+    cm_http_t *http = cm_http_new (1 << 20, 10000);
+    assert_non_null (http);
+    const char *accounts[] = {
+        ("{\"CloudSuite_Key__c\":\"T:vendor:1\",\"Name\":\"Acme, \\\"Bulk\\\" Ltd\","
+         "\"BillingStreet\":\"1 Main St\\nFloor 2\"}"),
+        "{\"CloudSuite_Key__c\":\"T:vendor:2\",\"Name\":\"Beta\",\"Phone\":null}",
+        "{\"CloudSuite_Key__c\":\"T:vendor:3\"}",                             //  no Name: refused
+        "{\"CloudSuite_Key__c\":\"T:vendor:4\",\"Name\":\"D\",\"Tags\":[1]}", //  not CSV
+    };
+    sf_bulk_options_t options = {.poll_first_ms = 50, .poll_max_ms = 200, .timeout_ms = 20000};
+    sf_record_result_t results[4];
+    sf_bulk_outcome_t outcome[4];
+    sf_error_t err;
+    sf_bulk_info_t info;
+    assert_int_equal (sf_bulk_upsert (org, http, "Account", "CloudSuite_Key__c", accounts, 4,
+                                      &options, results, outcome, &err, &info),
+                      SF_CALL_OK);
+    assert_int_equal (outcome[0], SF_BULK_RECORD);
+    assert_true (results[0].success && results[0].created);
+    assert_int_equal (strlen (results[0].id), 18);
+    assert_true (results[1].success);
+    assert_int_equal (outcome[2], SF_BULK_RECORD);
+    assert_false (results[2].success);
+    assert_string_equal (results[2].code, "REQUIRED_FIELD_MISSING");
+    assert_string_equal (results[2].fields, "Name");
+    assert_int_equal (results[2].cls, CM_ERR_PERMANENT);
+    assert_int_equal (outcome[3], SF_BULK_REQUEUE);
+    assert_string_equal (info.state, "JobComplete");
+    assert_int_equal (info.uploaded, 3);
+    assert_int_equal (info.loaded, 2);
+    assert_int_equal (info.failed, 1);
+    //  create, upload, close, polls, successfulResults, failedResults
+    assert_int_equal (info.calls, 5 + info.polls);
+    assert_true (info.calls <= 8);
+    assert_int_equal (s_sim_accounts (sim), 2);
+    char first_id[32];
+    snprintf (first_id, sizeof first_id, "%s", results[0].id);
+
+    //  Again: updated, same Id; and a child whose parent is not there yet
+    assert_int_equal (sf_bulk_upsert (org, http, "Account", "CloudSuite_Key__c", accounts, 1,
+                                      &options, results, outcome, &err, &info),
+                      SF_CALL_OK);
+    assert_true (results[0].success && !results[0].created);
+    assert_string_equal (results[0].id, first_id);
+    const char *contacts[] = {
+        ("{\"CloudSuite_Key__c\":\"T:contact:1\",\"LastName\":\"Ng\","
+         "\"Account\":{\"CloudSuite_Key__c\":\"T:vendor:1\"}}"),
+        ("{\"CloudSuite_Key__c\":\"T:contact:2\",\"LastName\":\"Oh\","
+         "\"Account\":{\"CloudSuite_Key__c\":\"T:vendor:99\"}}"),
+    };
+    assert_int_equal (sf_bulk_upsert (org, http, "Contact", "CloudSuite_Key__c", contacts, 2,
+                                      &options, results, outcome, &err, &info),
+                      SF_CALL_OK);
+    assert_true (results[0].success);
+    assert_false (results[1].success);
+    assert_string_equal (results[1].code, "INVALID_FIELD");
+    assert_non_null (strstr (results[1].message, "Foreign key external ID"));
+    assert_int_equal (results[1].cls, CM_ERR_RETRYABLE);
+
+    //  A job Salesforce refuses as a whole (no such object): every record back to Collections
+    assert_int_equal (sf_bulk_upsert (org, http, "Nope__c", "CloudSuite_Key__c", contacts, 2,
+                                      &options, results, outcome, &err, &info),
+                      SF_CALL_OK);
+    assert_int_equal (outcome[0], SF_BULK_REQUEUE);
+    assert_int_equal (outcome[1], SF_BULK_REQUEUE);
+    cm_http_destroy (&http);
+    sf_org_destroy (&org);
+}
+
 int
 main (void)
 {
@@ -204,6 +282,7 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_upsert_against_sim, s_sim_start, s_sim_stop),
         cmocka_unit_test_setup_teardown (test_wrong_secret_against_sim, s_sim_start, s_sim_stop),
+        cmocka_unit_test_setup_teardown (test_bulk_against_sim, s_sim_start, s_sim_stop),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -1,7 +1,7 @@
 /*  Unit tests for tf_loop over real ZeroMQ ipc:// sockets in a temporary directory: a
     vendor goes through to the load socket with a "transformed" event; a corrupt message is
     counted and dropped; an unmappable record is reported "rejected" with its exact bytes;
-    a skipped record produces nothing; at shutdown with no loader the record is handed to
+    a skipped record produces only a "skipped" event; at shutdown with no loader the record is handed to
     the dead-letter store instead of being lost. Run from the repository root. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,10 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "../../transformer/tf_loop.h"
 #include "../../transformer/tf_mapping.h"
+#include "../../transformer/tf_memory.h"
 #include "cm_envelope.h"
 #include "cm_event.h"
 #include "cm_signal.h"
@@ -32,12 +34,21 @@ typedef struct {
     tf_loop_t *loop;                /* under test */
 } fixture_t;
 
+static void fixture_open_mem (fixture_t *f, bool with_loader, const tf_memory_ops_t *mem);
+
 static void
 fixture_open (fixture_t *f, bool with_loader)
 {
-    memset (f, 0, sizeof *f);
-    snprintf (f->dir, sizeof f->dir, "/tmp/test_tf_loop.XXXXXX");
-    assert_non_null (mkdtemp (f->dir));
+    fixture_open_mem (f, with_loader, NULL);
+}
+
+static void
+fixture_open_mem (fixture_t *f, bool with_loader, const tf_memory_ops_t *mem)
+{
+    if (!f->dir[0]) {
+        snprintf (f->dir, sizeof f->dir, "/tmp/test_tf_loop.XXXXXX");
+        assert_non_null (mkdtemp (f->dir));
+    }
     snprintf (f->ex, sizeof f->ex, "ipc://%s/extract", f->dir);
     snprintf (f->ld, sizeof f->ld, "ipc://%s/load", f->dir);
     snprintf (f->ev, sizeof f->ev, "ipc://%s/events", f->dir);
@@ -50,7 +61,7 @@ fixture_open (fixture_t *f, bool with_loader)
     f->events = cm_zsock_new (f->ctx, ZMQ_PULL, f->ev, true, 100, 0, err, sizeof err);
     assert_non_null (f->events);
     tf_loop_config_t cfg = {f->ex, f->ld, f->ev, 100, 300};
-    f->loop = tf_loop_new (f->ctx, &cfg, f->mapping, NULL, err, sizeof err);
+    f->loop = tf_loop_new (f->ctx, &cfg, f->mapping, mem, err, sizeof err);
     if (!f->loop)
         fail_msg ("%s", err);
     f->extract = cm_zsock_new (f->ctx, ZMQ_PUSH, f->ex, false, 100, 1000, err, sizeof err);
@@ -116,6 +127,7 @@ static void
 test_flow (void **state)
 {
     fixture_t f;
+    memset (&f, 0, sizeof f);
     fixture_open (&f, true);
     size_t good_size, bad_size;
     char *good = vendor_bytes ("V000001", "Northwind \"Metals\"", &good_size);
@@ -179,6 +191,13 @@ test_flow (void **state)
     cm_event_destroy (&ev);
     cm_envelope_destroy (&out);
 
+    //  The ship-to: "skipped", so the extractor's pending entry is confirmed.
+    ev = next_event (f.events);
+    assert_non_null (ev);
+    assert_int_equal (ev->outcome, CM_OUTCOME_SKIPPED);
+    assert_string_equal (ev->key, "C000001/1");
+    cm_event_destroy (&ev);
+
     ev = next_event (f.events);
     assert_non_null (ev);
     assert_int_equal (ev->outcome, CM_OUTCOME_REJECTED);
@@ -198,11 +217,85 @@ test_flow (void **state)
     fixture_close (&f);
 }
 
+/*  Messages queued together are handled as a group: the memory commits once for many
+    records, and every record still leaves in order, after its commit. */
+static void
+test_groups_with_memory (void **state)
+{
+    fixture_t f;
+    memset (&f, 0, sizeof f);
+    snprintf (f.dir, sizeof f.dir, "/tmp/test_tf_loop.XXXXXX");
+    assert_non_null (mkdtemp (f.dir));
+    char path[128], err[256];
+    snprintf (path, sizeof path, "%s/memory", f.dir);
+    tf_memory_t *mem = tf_memory_open (path, err, sizeof err);
+    if (!mem)
+        fail_msg ("%s", err);
+    tf_memory_ops_t ops;
+    tf_memory_ops (mem, &ops);
+    fixture_open_mem (&f, true, &ops);
+    enum { N = 90 };
+    char num[16], name[64];
+    for (int i = 1; i <= N; i++) {
+        snprintf (num, sizeof num, "V%06d", i);
+        snprintf (name, sizeof name, "Company %d", i);
+        size_t size;
+        char *bytes = vendor_bytes (num, name, &size);
+        assert_int_equal (cm_zsock_send (f.extract, bytes, size, 1000), 0);
+        free (bytes);
+    }
+    //  The same company as a customer, last: it joins V000001's Account.
+    cm_envelope_t *cust = cm_envelope_new ("ACME_PRD", "customer", "C000010/0");
+    assert_int_equal (cm_envelope_add_field (cust, "CustNum", "C000010"), 0);
+    assert_int_equal (cm_envelope_add_field (cust, "CustSeq", "0"), 0);
+    assert_int_equal (cm_envelope_add_field (cust, "Name", "COMPANY 1"), 0);
+    char *cust_bytes = NULL;
+    size_t cust_size = 0;
+    assert_int_equal (cm_envelope_encode (cust, &cust_bytes, &cust_size), 0);
+    cm_envelope_destroy (&cust);
+    assert_int_equal (cm_zsock_send (f.extract, cust_bytes, cust_size, 1000), 0);
+    free (cust_bytes);
+    //  Let everything queue up, so the loop finds groups.
+    usleep (300 * 1000);
+    assert_int_equal (tf_loop_run (f.loop, 1000), 0);
+
+    tf_stats_t st;
+    tf_loop_stats (f.loop, &st);
+    assert_int_equal (st.transformed, N + 1);
+    tf_memory_stats_t ms;
+    tf_memory_stats (mem, &ms);
+    assert_true (ms.writes >= 3 * N); //  claim, union and sObject of each supplier
+    assert_true (ms.commits >= 2);    //  at most 64 messages a group
+    assert_true (ms.commits <= 10);   //  not one per record
+    for (int i = 1; i <= N + 1; i++) {
+        char *data = NULL;
+        size_t size = 0;
+        assert_int_equal (cm_zsock_recv (f.load, &data, &size, 5000), 1);
+        cm_envelope_t *out = cm_envelope_decode (data, size, err, sizeof err);
+        free (data);
+        assert_non_null (out);
+        if (i <= N) {
+            snprintf (num, sizeof num, "V%06d", i);
+            assert_string_equal (out->key, num);
+        } else {
+            assert_string_equal (out->key, "C000010/0");
+            assert_string_equal (out->ext_id, "ACME_PRD:vendor:V000001");
+            assert_non_null (
+                strstr (out->payload, "\"CloudSuite_Roles__c\":\"Customer;Supplier\""));
+        }
+        cm_envelope_destroy (&out);
+    }
+    tf_loop_destroy (&f.loop);
+    tf_memory_destroy (&mem);
+    fixture_close (&f);
+}
+
 /*  Last: a stop request is sticky for the process. */
 static void
 test_shutdown_without_loader (void **state)
 {
     fixture_t f;
+    memset (&f, 0, sizeof f);
     fixture_open (&f, false);
     size_t size;
     char *bytes = vendor_bytes ("V000003", "Contoso Steel", &size);
@@ -234,6 +327,7 @@ main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_flow),
+        cmocka_unit_test (test_groups_with_memory),
         cmocka_unit_test (test_shutdown_without_loader),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

@@ -588,7 +588,7 @@ test_default_with_memory (void **state)
     assert_int_equal (tf_transform_apply (m, env, &ops, &res), TF_REJECT);
     assert_string_equal (res.code, "MAPPING_PARENT_TYPE");
     assert_string_equal (res.reason, "field Account__r: parent ACME_PRD:customer:C000007 was "
-                                     "sent as a Contact, not a Account (template "
+                                     "sent as sObject Contact, not Account (template "
                                      "'{tenant}:customer:{CustNum}')");
     cm_envelope_destroy (&env);
 

@@ -1,0 +1,499 @@
+/*  ex_lease: pending entries, confirmations and lease re-emission. See ex_lease.h. */
+#include "ex_lease.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "cm_confirm.h"
+#include "cm_log.h"
+#include "cm_signal.h"
+#include "cm_time.h"
+#include "cm_zsock.h"
+
+struct ex_lease_t {
+    ex_state_t *state;                   /* the tenant's state (borrowed) */
+    void *sub;                           /* SUB on the confirm endpoint, or NULL */
+    char *tenant;                        /* our tenant */
+    int64_t lease_ms;                    /* lease length */
+    int64_t quiet_ms;                    /* re-emit only after this long without a confirmation */
+    ex_emit_fn *emit;                    /* re-emission */
+    void *emit_arg;                      /* its argument */
+    atomic_int_fast64_t last_confirm_ms; /* wall clock of the last confirmation, 0 = none */
+    atomic_uint_fast64_t confirmed;      /* pending entries confirmed */
+    atomic_uint_fast64_t reemitted;      /* pending entries re-emitted */
+    atomic_uint_fast64_t ignored;        /* confirmations ignored */
+    atomic_bool stop;                    /* the thread must stop */
+    bool started;                        /* the thread runs */
+    pthread_t thread;                    /* the lease thread */
+};
+
+/* ---- pending entries ----------------------------------------------------------------- */
+
+static int
+s_key (char *buf, size_t cap, const char *entity, const char *key)
+{
+    if (strlen (key) > EX_STATE_MAX_KEY)
+        return -1;
+    int n = snprintf (buf, cap, "l/%s/%s", entity, key);
+    return n < 0 || (size_t)n >= cap ? -1 : n;
+}
+
+/*  Parses a pending value's header: hash (into hash[33]), emitted_at, attempt and the
+    offset of the envelope bytes. 0, or -1 when corrupt. */
+static int
+s_parse (const char *val, size_t vlen, char *hash, int64_t *at_ms, uint32_t *attempt, size_t *body)
+{
+    const char *nl = memchr (val, '\n', vlen < EX_LEASE_HEADER_MAX ? vlen : EX_LEASE_HEADER_MAX);
+    if (!nl)
+        return -1;
+    char head[EX_LEASE_HEADER_MAX + 1];
+    size_t hlen = (size_t)(nl - val);
+    memcpy (head, val, hlen);
+    head[hlen] = '\0';
+    int64_t at = 0;
+    unsigned long att = 0;
+    int used = 0;
+    if (sscanf (head, "%32s %" SCNd64 " %lu%n", hash, &at, &att, &used) != 3 ||
+        (size_t)used != hlen || strlen (hash) != 32 || att == 0 || att > UINT32_MAX)
+        return -1;
+    *at_ms = at;
+    *attempt = (uint32_t)att;
+    *body = hlen + 1;
+    return 0;
+}
+
+/*  Builds a pending value: a malloc'd buffer in *out. 0 or -1. */
+static int
+s_value (const char *hash, int64_t at_ms, uint32_t attempt, const char *env, size_t env_size,
+         char **out, size_t *out_size)
+{
+    char head[EX_LEASE_HEADER_MAX];
+    int hlen = snprintf (head, sizeof head, "%s %" PRId64 " %u\n", hash, at_ms, attempt);
+    if (hlen < 0 || (size_t)hlen >= sizeof head)
+        return -1;
+    char *v = malloc ((size_t)hlen + env_size);
+    if (!v)
+        return -1;
+    memcpy (v, head, (size_t)hlen);
+    memcpy (v + hlen, env, env_size);
+    *out = v;
+    *out_size = (size_t)hlen + env_size;
+    return 0;
+}
+
+int
+ex_lease_stage (ex_state_t *state, const cm_envelope_t *env, int64_t now_ms)
+{
+    char k[EX_STATE_MAX_KEY + 256];
+    int klen = s_key (k, sizeof k, env->entity, env->key);
+    char *bytes = NULL, *val = NULL;
+    size_t size = 0, vsize = 0;
+    if (klen < 0 || cm_envelope_encode (env, &bytes, &size) ||
+        s_value (env->hash, now_ms, env->attempt ? env->attempt : 1, bytes, size, &val, &vsize)) {
+        free (bytes);
+        return -1;
+    }
+    cm_store_batch_put (ex_state_batch (state), k, (size_t)klen, val, vsize);
+    free (bytes);
+    free (val);
+    return 0;
+}
+
+int
+ex_lease_changed (ex_state_t *state, const char *entity, const char *key, const char *hash,
+                  char *err, size_t err_cap)
+{
+    int changed = ex_state_changed (state, entity, key, hash, err, err_cap);
+    if (changed != 1)
+        return changed;
+    char k[EX_STATE_MAX_KEY + 256];
+    int klen = s_key (k, sizeof k, entity, key);
+    if (klen < 0) {
+        snprintf (err, err_cap, "record key of %s is longer than %d bytes", entity,
+                  EX_STATE_MAX_KEY);
+        return -1;
+    }
+    char *val = NULL;
+    size_t vlen = 0;
+    int rc = cm_store_get (ex_state_store (state), k, (size_t)klen, &val, &vlen);
+    if (rc < 0) {
+        snprintf (err, err_cap, "%s: reading the pending entry of %s %s: %s", ex_state_path (state),
+                  entity, key, cm_store_error (ex_state_store (state)));
+        return -1;
+    }
+    if (rc == 0)
+        return 1;
+    char phash[EX_LEASE_HEADER_MAX];
+    int64_t at;
+    uint32_t attempt;
+    size_t body;
+    /* a corrupt entry: treat the record as changed, the new entry replaces it */
+    int same = s_parse (val, vlen, phash, &at, &attempt, &body) == 0 && strcmp (phash, hash) == 0;
+    free (val);
+    return same ? 0 : 1;
+}
+
+static int
+s_count (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
+{
+    (*(int64_t *)arg)++;
+    return 0;
+}
+
+int64_t
+ex_lease_pending_count (ex_state_t *state)
+{
+    int64_t n = 0;
+    if (cm_store_scan (ex_state_store (state), "l/", 2, NULL, 0, s_count, &n))
+        return -1;
+    return n;
+}
+
+/* ---- life cycle ---------------------------------------------------------------------- */
+
+ex_lease_t *
+ex_lease_new (void *ctx, ex_state_t *state, const ex_lease_config_t *cfg, char *err, size_t err_cap)
+{
+    ex_lease_t *self = calloc (1, sizeof *self);
+    if (!self || !(self->tenant = strdup (cfg->tenant))) {
+        snprintf (err, err_cap, "out of memory");
+        goto fail;
+    }
+    self->state = state;
+    self->lease_ms = cfg->lease_ms > 0 ? cfg->lease_ms : 120000;
+    self->quiet_ms = cfg->quiet_ms >= 0 ? cfg->quiet_ms : 0;
+    self->emit = cfg->emit;
+    self->emit_arg = cfg->emit_arg;
+    if (cfg->confirm_endpoint && *cfg->confirm_endpoint) {
+        /* a deep queue: confirmations of a big backlog wait here, not dropped */
+        self->sub =
+            cm_zsock_new (ctx, ZMQ_SUB, cfg->confirm_endpoint, false, 1000000, 0, err, err_cap);
+        if (!self->sub)
+            goto fail;
+        if (zmq_setsockopt (self->sub, ZMQ_SUBSCRIBE, self->tenant, strlen (self->tenant))) {
+            snprintf (err, err_cap, "%s: subscribe: %s", cfg->confirm_endpoint,
+                      zmq_strerror (errno));
+            goto fail;
+        }
+    }
+    return self;
+fail:
+    ex_lease_destroy (&self);
+    return NULL;
+}
+
+static void
+s_log (ex_lease_t *self, const char *event)
+{
+    cm_info (event,
+             "tenant=%s pending=%" PRId64 " confirmed=%" PRIu64 " reemitted=%" PRIu64
+             " ignored=%" PRIu64,
+             self->tenant, ex_lease_pending_count (self->state), (uint64_t)self->confirmed,
+             (uint64_t)self->reemitted, (uint64_t)self->ignored);
+}
+
+void
+ex_lease_destroy (ex_lease_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    ex_lease_t *self = *self_p;
+    if (self->started) {
+        atomic_store (&self->stop, true);
+        pthread_join (self->thread, NULL);
+        s_log (self, "EXT_LEASE");
+    }
+    cm_zsock_destroy (&self->sub);
+    free (self->tenant);
+    free (self);
+    *self_p = NULL;
+}
+
+uint64_t
+ex_lease_confirmed (const ex_lease_t *self)
+{
+    return (uint64_t)self->confirmed;
+}
+
+uint64_t
+ex_lease_reemitted (const ex_lease_t *self)
+{
+    return (uint64_t)self->reemitted;
+}
+
+/* ---- confirmations ------------------------------------------------------------------- */
+
+int
+ex_lease_handle_confirm (ex_lease_t *self, const void *data, size_t size, int64_t now_ms)
+{
+    char err[256];
+    cm_confirm_t *c = cm_confirm_decode (data, size, err, sizeof err);
+    if (!c) {
+        self->ignored++;
+        cm_warn ("EXT_BAD_CONFIRM", "tenant=%s size=%zu reason=\"%s\"", self->tenant, size, err);
+        return 0;
+    }
+    int rc = 0;
+    char k[EX_STATE_MAX_KEY + 256], hk[EX_STATE_MAX_KEY + 256];
+    int klen = s_key (k, sizeof k, c->entity, c->key);
+    int hlen = snprintf (hk, sizeof hk, "h/%s/%s", c->entity, c->key);
+    if (strcmp (c->tenant, self->tenant) != 0 || klen < 0 || hlen < 0 ||
+        (size_t)hlen >= sizeof hk) {
+        self->ignored++;
+        goto out;
+    }
+    atomic_store (&self->last_confirm_ms, now_ms);
+    cm_store_t *store = ex_state_store (self->state);
+    ex_state_lock (self->state);
+    char *val = NULL;
+    size_t vlen = 0;
+    int got = cm_store_get (store, k, (size_t)klen, &val, &vlen);
+    char phash[EX_LEASE_HEADER_MAX];
+    int64_t at;
+    uint32_t attempt;
+    size_t body;
+    if (got < 0)
+        rc = -1;
+    else if (got == 1 && s_parse (val, vlen, phash, &at, &attempt, &body) == 0 &&
+             strcmp (phash, c->hash) == 0) {
+        cm_store_batch_t *b = cm_store_batch_new ();
+        if (!b)
+            rc = -1;
+        else {
+            cm_store_batch_delete (b, k, (size_t)klen);
+            cm_store_batch_put (b, hk, (size_t)hlen, c->hash, strlen (c->hash));
+            rc = cm_store_batch_commit (store, b, false) ? -1 : 1;
+            cm_store_batch_destroy (&b);
+        }
+    } else
+        self->ignored++; /* no pending entry, or for another version */
+    ex_state_unlock (self->state);
+    free (val);
+    if (rc == 1)
+        self->confirmed++;
+    if (rc < 0)
+        cm_error ("EXT_STATE_ERROR", "op=confirm tenant=%s entity=%s key=%s error=\"%s\"",
+                  self->tenant, c->entity, c->key, cm_store_error (store));
+out:
+    cm_confirm_destroy (&c);
+    return rc;
+}
+
+/* ---- re-emission ---------------------------------------------------------------------- */
+
+typedef struct {
+    ex_lease_t *self; /* the lease */
+    int64_t now_ms;   /* scan time */
+    char **keys;      /* expired keys found (malloc'd) */
+    size_t count;     /* how many */
+} scan_t;
+
+static int
+s_expired (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
+{
+    scan_t *sc = arg;
+    char hash[EX_LEASE_HEADER_MAX];
+    int64_t at;
+    uint32_t attempt;
+    size_t body;
+    if (s_parse (val, vlen, hash, &at, &attempt, &body) != 0) {
+        cm_warn ("EXT_PENDING_CORRUPT", "key=%.*s", (int)(klen < 200 ? klen : 200), key);
+        return 0;
+    }
+    if (at + sc->self->lease_ms > sc->now_ms)
+        return 0;
+    char *copy = strndup (key, klen);
+    if (!copy)
+        return 1;
+    sc->keys[sc->count++] = copy;
+    return sc->count >= EX_LEASE_SCAN_MAX;
+}
+
+/*  Reads and parses the pending entry k: 1 (val malloc'd, header parsed), 0 when absent or
+    corrupt, -1 on a store error. */
+static int
+s_read (ex_lease_t *self, const char *k, char **val, size_t *vlen, char *hash, int64_t *at,
+        uint32_t *attempt, size_t *body)
+{
+    *val = NULL;
+    int got = cm_store_get (ex_state_store (self->state), k, strlen (k), val, vlen);
+    if (got <= 0)
+        return got;
+    if (s_parse (*val, *vlen, hash, at, attempt, body) != 0) {
+        free (*val);
+        *val = NULL;
+        return 0;
+    }
+    return 1;
+}
+
+/*  Re-emits one expired entry: read, emit (outside the lock: a send may wait), then under
+    the lock and only if the entry is still the one emitted, record the new attempt.
+    1 re-emitted, 0 not (gone, newer, corrupt, emit failed), -1 on a store error. */
+static int
+s_reemit_one (ex_lease_t *self, const char *k, int64_t now_ms)
+{
+    cm_store_t *store = ex_state_store (self->state);
+    char *val = NULL, *val2 = NULL, *nval = NULL, *bytes = NULL;
+    size_t vlen = 0, vlen2 = 0, nsize = 0, size = 0;
+    cm_envelope_t *env = NULL;
+    int rc = 0;
+    char hash[EX_LEASE_HEADER_MAX], hash2[EX_LEASE_HEADER_MAX];
+    int64_t at, at2;
+    uint32_t attempt, attempt2;
+    size_t body, body2;
+    char err[256];
+    int got = s_read (self, k, &val, &vlen, hash, &at, &attempt, &body);
+    if (got < 0) {
+        rc = -1;
+        goto out;
+    }
+    if (got == 0 || at + self->lease_ms > now_ms)
+        goto out;
+    env = cm_envelope_decode (val + body, vlen - body, err, sizeof err);
+    if (!env) {
+        cm_warn ("EXT_PENDING_CORRUPT", "key=%s reason=\"%s\"", k, err);
+        goto out;
+    }
+    env->attempt = attempt + 1;
+    env->sent_at_ms = now_ms;
+    if (!self->emit || self->emit (env, self->emit_arg) != 0)
+        goto out;
+    if (cm_envelope_encode (env, &bytes, &size) ||
+        s_value (hash, now_ms, env->attempt, bytes, size, &nval, &nsize))
+        goto out;
+    ex_state_lock (self->state);
+    got = s_read (self, k, &val2, &vlen2, hash2, &at2, &attempt2, &body2);
+    if (got < 0)
+        rc = -1;
+    else if (got == 1 && strcmp (hash, hash2) == 0 && at == at2 && attempt == attempt2)
+        rc = cm_store_put (store, k, strlen (k), nval, nsize, false) ? -1 : 1;
+    else
+        rc = 1; /* emitted; meanwhile confirmed or replaced by a newer version */
+    ex_state_unlock (self->state);
+out:
+    if (rc < 0)
+        cm_error ("EXT_STATE_ERROR", "op=lease key=%s error=\"%s\"", k, cm_store_error (store));
+    cm_envelope_destroy (&env);
+    free (val);
+    free (val2);
+    free (nval);
+    free (bytes);
+    return rc;
+}
+
+int
+ex_lease_reemit (ex_lease_t *self, int64_t now_ms)
+{
+    int64_t last = atomic_load (&self->last_confirm_ms);
+    if (last && now_ms - last < self->quiet_ms)
+        return 0; /* confirmations flow: a backlog is draining */
+    scan_t sc = {self, now_ms, calloc (EX_LEASE_SCAN_MAX, sizeof (char *)), 0};
+    if (!sc.keys)
+        return 0;
+    int rc = 0;
+    if (cm_store_scan (ex_state_store (self->state), "l/", 2, NULL, 0, s_expired, &sc))
+        rc = -1;
+    for (size_t i = 0; i < sc.count; i++) {
+        if (rc >= 0 && !atomic_load (&self->stop)) {
+            int one = s_reemit_one (self, sc.keys[i], now_ms);
+            if (one < 0)
+                rc = -1;
+            else
+                rc += one;
+        }
+        free (sc.keys[i]);
+    }
+    free (sc.keys);
+    if (rc > 0) {
+        self->reemitted += (uint64_t)rc;
+        cm_info ("EXT_LEASE_REEMIT", "tenant=%s count=%d lease_ms=%" PRId64, self->tenant, rc,
+                 self->lease_ms);
+    }
+    return rc;
+}
+
+/* ---- the thread ----------------------------------------------------------------------- */
+
+static void *
+s_run (void *arg)
+{
+    ex_lease_t *self = arg;
+    int64_t next_scan = cm_mono_ms () + EX_LEASE_SCAN_MS;
+    int64_t next_log = cm_mono_ms () + EX_LEASE_LOG_MS;
+    zmq_pollitem_t item = {self->sub, 0, ZMQ_POLLIN, 0};
+    while (!atomic_load (&self->stop) && !cm_signal_stop_requested ()) {
+        if (self->sub) {
+            if (zmq_poll (&item, 1, 200) < 0 && errno != EINTR)
+                break;
+            /* drain: topic frame, then the body */
+            for (int n = 0; n < 10000; n++) {
+                zmq_msg_t msg;
+                zmq_msg_init (&msg);
+                if (zmq_msg_recv (&msg, self->sub, ZMQ_DONTWAIT) < 0) {
+                    zmq_msg_close (&msg);
+                    break;
+                }
+                bool more = zmq_msg_more (&msg);
+                zmq_msg_close (&msg);
+                if (!more)
+                    continue; /* a one-frame message: not ours */
+                zmq_msg_init (&msg);
+                if (zmq_msg_recv (&msg, self->sub, 0) < 0) {
+                    zmq_msg_close (&msg);
+                    break;
+                }
+                bool extra = zmq_msg_more (&msg);
+                int rc = extra ? 0
+                               : ex_lease_handle_confirm (self, zmq_msg_data (&msg),
+                                                          zmq_msg_size (&msg), cm_now_ms ());
+                zmq_msg_close (&msg);
+                while (extra) { /* drop extra frames */
+                    zmq_msg_init (&msg);
+                    if (zmq_msg_recv (&msg, self->sub, 0) < 0)
+                        extra = false;
+                    else
+                        extra = zmq_msg_more (&msg);
+                    zmq_msg_close (&msg);
+                }
+                if (rc < 0) {
+                    cm_error ("EXT_LEASE_STOPPED", "tenant=%s reason=\"state store error\"",
+                              self->tenant);
+                    cm_signal_request_stop ();
+                    return NULL;
+                }
+            }
+        } else
+            cm_sleep_ms (200);
+        int64_t now = cm_mono_ms ();
+        if (now >= next_scan) {
+            if (ex_lease_reemit (self, cm_now_ms ()) < 0) {
+                cm_error ("EXT_LEASE_STOPPED", "tenant=%s reason=\"state store error\"",
+                          self->tenant);
+                cm_signal_request_stop ();
+                return NULL;
+            }
+            next_scan = cm_mono_ms () + EX_LEASE_SCAN_MS;
+        }
+        if (now >= next_log) {
+            s_log (self, "EXT_LEASE");
+            next_log = now + EX_LEASE_LOG_MS;
+        }
+    }
+    return NULL;
+}
+
+int
+ex_lease_start (ex_lease_t *self)
+{
+    if (pthread_create (&self->thread, NULL, s_run, self) != 0)
+        return -1;
+    self->started = true;
+    return 0;
+}

@@ -1,0 +1,23 @@
+/*  ex_ops: the extractor's metrics on cm_daemon: records out per entity (counted as they are
+    handed to ex_output), events dropped, CloudSuite token requests. Wraps ex_output_emit. */
+#ifndef EX_OPS_H
+#define EX_OPS_H
+
+#include "cm_daemon.h"
+#include "cm_envelope.h"
+#include "ex_output.h"
+#include "ex_tenant.h"
+
+typedef struct ex_ops_t ex_ops_t;
+
+/*  Registers the metrics and a sampler; tenant and out are borrowed and must outlive the
+    daemon. NULL on OOM. */
+ex_ops_t *ex_ops_new (cm_daemon_t *daemon, ex_tenant_t *tenant, ex_output_t *out);
+
+/*  An ex_emit_fn: counts the record, then ex_output_emit (arg is the ex_ops_t). */
+int ex_ops_emit (const cm_envelope_t *env, void *arg);
+
+/*  Frees it (after cm_daemon_destroy); sets *self_p to NULL. Accepts NULL. */
+void ex_ops_destroy (ex_ops_t **self_p);
+
+#endif

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Dead-letter round trip: salesforce-sim's org refuses the suppliers' phone numbers (Phone
+# made shorter than they are), so they become dead letters with STRING_TOO_LONG; the cause
+# is fixed (the field relaxed), `mlc-replayer replay --all` re-feeds them: they land with the
+# right values, each dead letter is resolved, and `mlc-replayer history` shows both attempts
+# (failed, then loaded) in order.
+set -u
+cd "$(dirname "$0")/../.."
+. scripts/lib.sh
+N=40
+TENANT=ACME_PRD
+mlc_tmpdir
+trap 'mlc_cleanup' EXIT
+export MLC_SALESFORCE_CLIENT_SECRET="it-secret-$RANDOM$RANDOM"
+export MLC_REPLAYER_REDRIVE_BASE_S=0 # no automatic redrive: the operator replays
+
+mlc_start_sim cssim "$BIN/cloudsuite-sim" --listen 127.0.0.1:0 --tenant $TENANT \
+    --ionapi-dir "$MLC_TMP/ionapi" --seed-suppliers $N --seed 5 || exit 1
+CS=$MLC_LAST_PORT
+mlc_start_sim sfsim "$BIN/salesforce-sim" --listen 127.0.0.1:0 --client-id demo-client \
+    --client-secret "$MLC_SALESFORCE_CLIENT_SECRET" || exit 1
+SF=$MLC_LAST_PORT
+CFG=$MLC_TMP/config.json
+mlc_write_config "$CFG" "$CS" "$SF" $TENANT
+# five suppliers with a phone number longer than the org will allow
+for i in 1 2 3 4 5; do
+    curl -fsS -X POST "http://127.0.0.1:$CS/__sim/$TENANT/records/SLVendors" \
+        -d "{\"VendNum\":\"V90000$i\",\"Name\":\"Long Phone $i Inc\",\"Phone\":\"+1 555 0100 0100 0100 0100 019$i\"}" >/dev/null
+done
+N=$(( N + 5 ))
+mlc_cs_fetch "$CS" $TENANT SLVendors >"$MLC_TMP/vendors.json" || { echo "not ok - fetch"; exit 1; }
+LIMIT=20
+# suppliers whose phone is longer than the org allows
+BAD=$(jq --argjson l $LIMIT '[.[] | select((.Phone // "") | length > $l)] | length' "$MLC_TMP/vendors.json")
+GOOD=$(( N - BAD ))
+echo "# $N suppliers, $BAD with a phone longer than $LIMIT"
+check "the seeded data has suppliers on both sides of the limit" test "$BAD" -gt 0 -a "$GOOD" -gt 0
+
+curl -fsS -X POST "http://127.0.0.1:$SF/__sim/schema" \
+    -d "{\"Account\":{\"Phone\":{\"length\":$LIMIT}}}" >/dev/null
+mlc_start_pipeline "$CFG"
+check "extractor --once succeeds" \
+    bash -c "'$BIN/mlc-extractor' --config '$CFG' --once >>'$MLC_TMP/extractor.log' 2>&1"
+
+rp () { "$BIN/mlc-replayer" --config "$CFG" "$@"; }
+accounts () { mlc_sf_stats "$SF" '.records.Account // 0'; }
+open_dead () { rp list --json 2>/dev/null | jq 'length'; }
+dead_is () { test "$(open_dead)" = "$1"; }
+check "every refused supplier is a dead letter ($BAD), the others are Accounts" \
+    mlc_wait_for 60 bash -c "test \"\$('$BIN/mlc-replayer' --config '$CFG' list --json 2>/dev/null | jq length)\" = $BAD && test \"\$(curl -fsS http://127.0.0.1:$SF/__sim/stats | jq '.records.Account // 0')\" = $GOOD"
+check "the dead letters say STRING_TOO_LONG" \
+    test "$(rp list --json | jq '[.[] | select(.code == "STRING_TOO_LONG" or .error_code == "STRING_TOO_LONG")] | length')" = "$BAD"
+KEY=$(rp list --json | jq -r '.[0] | "\(.tenant):\(.entity):\(.key)"')
+
+# the cause is fixed; the operator replays everything
+curl -fsS -X POST "http://127.0.0.1:$SF/__sim/schema" -d '{"Account":{"Phone":{"length":40}}}' >/dev/null
+check "mlc-replayer replay --all is accepted" bash -c "'$BIN/mlc-replayer' --config '$CFG' replay --all >'$MLC_TMP/replay.out' 2>&1"
+accounts_are () { test "$(accounts)" = "$1"; }
+check "the replayed records land: one Account per supplier" mlc_wait_for 60 accounts_are $N
+check "no dead letter is left open" mlc_wait_for 30 dead_is 0
+match () {
+    curl -fsS "http://127.0.0.1:$SF/__sim/records/Account" >"$MLC_TMP/accounts.json" || return 1
+    jq -n --slurpfile v "$MLC_TMP/vendors.json" --slurpfile a "$MLC_TMP/accounts.json" \
+        --arg t $TENANT '[$v[0], $a[0], $t]' | jq -f tests/integration/accounts_match_vendors.jq \
+        >"$MLC_TMP/mismatch.json"
+    [ "$(jq length "$MLC_TMP/mismatch.json")" -eq 0 ] || { head -c 2000 "$MLC_TMP/mismatch.json" >&2; return 1; }
+}
+check "Account values equal the supplier values (the long phones included), no duplicates" match
+history_ok () {
+    rp history "$KEY" --json >"$MLC_TMP/history.json" || return 1
+    jq -e '[.[] | .out // .outcome | select(. == "failed" or . == "loaded")] as $o
+           | ($o | index("failed")) != null and ($o | rindex("loaded")) != null
+             and ($o | index("failed")) < ($o | rindex("loaded"))' "$MLC_TMP/history.json" >/dev/null
+}
+check "history of $KEY shows the failed attempt, then the loaded one" history_ok
+check "the replayer counts the resolution" \
+    test "$(rp stats --json | jq '.dl_resolved // .stats.dl_resolved // 0')" -ge "$BAD"
+KEEP=1 mlc_cleanup
+check "every process exited cleanly with no sanitizer report" mlc_check_logs
+exit $TAP_FAILED

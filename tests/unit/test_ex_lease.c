@@ -1,0 +1,225 @@
+/*  Unit tests for ex_lease: a staged pending entry hides an unchanged record from the next
+    poll; a confirmation of its hash (and only that, for our tenant) turns it into the
+    confirmed hash; an expired lease is re-emitted with attempt + 1 only while no
+    confirmation came for quiet_ms; the lease thread reads confirmations from a real
+    ZeroMQ PUB socket. Real RocksDB in a temporary directory. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "../../common/cm_confirm.h"
+#include "../../common/cm_envelope.h"
+#include "../../common/cm_event.h"
+#include "../../extractor/ex_lease.h"
+#include "../../extractor/ex_state.h"
+
+typedef struct {
+    char dir[256];         /* temporary directory */
+    ex_state_t *state;     /* the tenant's state */
+    int emitted;           /* re-emissions seen */
+    uint32_t last_attempt; /* attempt of the last one */
+    char last_key[64];     /* its key */
+} fx_t;
+
+static int
+setup (void **state)
+{
+    fx_t *fx = calloc (1, sizeof *fx);
+    snprintf (fx->dir, sizeof fx->dir, "/tmp/test_ex_lease.XXXXXX");
+    assert_non_null (mkdtemp (fx->dir));
+    char err[512];
+    fx->state = ex_state_open (fx->dir, "ACME_PRD", err, sizeof err);
+    assert_non_null (fx->state);
+    *state = fx;
+    return 0;
+}
+
+static int
+teardown (void **state)
+{
+    fx_t *fx = *state;
+    ex_state_destroy (&fx->state);
+    char cmd[300];
+    snprintf (cmd, sizeof cmd, "rm -rf '%s'", fx->dir);
+    if (system (cmd) != 0)
+        fprintf (stderr, "could not remove %s\n", fx->dir);
+    free (fx);
+    return 0;
+}
+
+static int
+capture (const cm_envelope_t *env, void *arg)
+{
+    fx_t *fx = arg;
+    fx->emitted++;
+    fx->last_attempt = env->attempt;
+    snprintf (fx->last_key, sizeof fx->last_key, "%s", env->key);
+    return 0;
+}
+
+static cm_envelope_t *
+vendor (const char *key, const char *name)
+{
+    cm_envelope_t *env = cm_envelope_new ("ACME_PRD", "vendor", key);
+    assert_int_equal (cm_envelope_add_field (env, "VendNum", key), 0);
+    assert_int_equal (cm_envelope_add_field (env, "Name", name), 0);
+    cm_envelope_compute_hash (env);
+    return env;
+}
+
+/*  Encodes the confirmation of env's record with the given tenant and outcome. */
+static char *
+confirm_of (const cm_envelope_t *env, const char *tenant, cm_outcome_t out, size_t *size)
+{
+    cm_event_t *ev = cm_event_new (CM_STAGE_LOAD, out, env);
+    assert_int_equal (cm_event_set_str (ev, &ev->tenant, tenant), 0);
+    char *data = NULL;
+    assert_int_equal (cm_confirm_encode_event (ev, &data, size), 0);
+    cm_event_destroy (&ev);
+    return data;
+}
+
+static void
+stage (fx_t *fx, const cm_envelope_t *env, int64_t now)
+{
+    char err[256];
+    assert_int_equal (ex_lease_stage (fx->state, env, now), 0);
+    assert_int_equal (ex_state_commit (fx->state, false, err, sizeof err), 0);
+}
+
+static void
+test_pending_and_confirm (void **state)
+{
+    fx_t *fx = *state;
+    char err[256];
+    ex_lease_config_t cfg = {"ACME_PRD", NULL, 1000, 0, capture, fx};
+    ex_lease_t *lease = ex_lease_new (NULL, fx->state, &cfg, err, sizeof err);
+    assert_non_null (lease);
+    cm_envelope_t *v1 = vendor ("V1", "Northwind");
+    cm_envelope_t *v2 = vendor ("V1", "Northwind Metals"); /* a newer version */
+    assert_int_equal (ex_lease_changed (fx->state, "vendor", "V1", v1->hash, err, sizeof err), 1);
+    stage (fx, v1, 1000);
+    assert_int_equal (ex_lease_pending_count (fx->state), 1);
+    /* pending: the poll does not emit it again; a newer version is a change */
+    assert_int_equal (ex_lease_changed (fx->state, "vendor", "V1", v1->hash, err, sizeof err), 0);
+    assert_int_equal (ex_lease_changed (fx->state, "vendor", "V1", v2->hash, err, sizeof err), 1);
+    /* not confirmed yet */
+    assert_int_equal (ex_state_changed (fx->state, "vendor", "V1", v1->hash, err, sizeof err), 1);
+
+    size_t size = 0;
+    char *other = confirm_of (v1, "ACME_PR", CM_OUTCOME_LOADED, &size); /* a prefix tenant */
+    assert_int_equal (ex_lease_handle_confirm (lease, other, size, 2000), 0);
+    free (other);
+    char *older = confirm_of (v2, "ACME_PRD", CM_OUTCOME_LOADED, &size); /* other hash */
+    assert_int_equal (ex_lease_handle_confirm (lease, older, size, 2000), 0);
+    free (older);
+    assert_int_equal (ex_lease_handle_confirm (lease, "\x81\xa1v\x01", 4, 2000), 0);
+    assert_int_equal (ex_lease_pending_count (fx->state), 1);
+
+    char *ok = confirm_of (v1, "ACME_PRD", CM_OUTCOME_FAILED, &size); /* a dead letter */
+    assert_int_equal (ex_lease_handle_confirm (lease, ok, size, 2000), 1);
+    assert_int_equal (ex_lease_handle_confirm (lease, ok, size, 2000), 0); /* once */
+    free (ok);
+    assert_int_equal (ex_lease_pending_count (fx->state), 0);
+    assert_int_equal (ex_state_changed (fx->state, "vendor", "V1", v1->hash, err, sizeof err), 0);
+    assert_int_equal (ex_lease_changed (fx->state, "vendor", "V1", v1->hash, err, sizeof err), 0);
+    assert_int_equal (ex_lease_confirmed (lease), 1);
+    cm_envelope_destroy (&v1);
+    cm_envelope_destroy (&v2);
+    ex_lease_destroy (&lease);
+    ex_lease_destroy (&lease);
+}
+
+static void
+test_reemit_after_lease_when_quiet (void **state)
+{
+    fx_t *fx = *state;
+    char err[256];
+    ex_lease_config_t cfg = {"ACME_PRD", NULL, 1000, 5000, capture, fx};
+    ex_lease_t *lease = ex_lease_new (NULL, fx->state, &cfg, err, sizeof err);
+    assert_non_null (lease);
+    cm_envelope_t *a = vendor ("V1", "A");
+    cm_envelope_t *b = vendor ("V2", "B");
+    stage (fx, a, 10000);
+    stage (fx, b, 10000);
+    assert_int_equal (ex_lease_reemit (lease, 10500), 0); /* not expired */
+    assert_int_equal (fx->emitted, 0);
+    /* a confirmation for B at 10600: the pipeline drains, A waits while confirmations flow */
+    size_t size = 0;
+    char *cb = confirm_of (b, "ACME_PRD", CM_OUTCOME_LOADED, &size);
+    assert_int_equal (ex_lease_handle_confirm (lease, cb, size, 10600), 1);
+    free (cb);
+    assert_int_equal (ex_lease_reemit (lease, 12000), 0);
+    assert_int_equal (fx->emitted, 0);
+    /* quiet for 5 s: A comes back with attempt 2, once per lease */
+    assert_int_equal (ex_lease_reemit (lease, 15600), 1);
+    assert_int_equal (fx->emitted, 1);
+    assert_int_equal (fx->last_attempt, 2);
+    assert_string_equal (fx->last_key, "V1");
+    assert_int_equal (ex_lease_reemit (lease, 16000), 0);
+    assert_int_equal (ex_lease_reemit (lease, 16700), 1);
+    assert_int_equal (fx->last_attempt, 3);
+    assert_int_equal (ex_lease_reemitted (lease), 2);
+    /* still pending under the same hash: a confirmation of attempt 3 clears it */
+    char *ca = confirm_of (a, "ACME_PRD", CM_OUTCOME_SKIPPED, &size);
+    assert_int_equal (ex_lease_handle_confirm (lease, ca, size, 16800), 1);
+    free (ca);
+    assert_int_equal (ex_lease_pending_count (fx->state), 0);
+    assert_int_equal (ex_lease_reemit (lease, 100000), 0);
+    cm_envelope_destroy (&a);
+    cm_envelope_destroy (&b);
+    ex_lease_destroy (&lease);
+}
+
+static void
+test_thread_reads_confirmations (void **state)
+{
+    fx_t *fx = *state;
+    char err[256], ep[300];
+    snprintf (ep, sizeof ep, "ipc://%s/confirm", fx->dir);
+    void *ctx = zmq_ctx_new ();
+    void *pub = zmq_socket (ctx, ZMQ_PUB);
+    assert_int_equal (zmq_bind (pub, ep), 0);
+    ex_lease_config_t cfg = {"ACME_PRD", ep, 60000, 0, capture, fx};
+    ex_lease_t *lease = ex_lease_new (ctx, fx->state, &cfg, err, sizeof err);
+    assert_non_null (lease);
+    assert_int_equal (ex_lease_start (lease), 0);
+    cm_envelope_t *a = vendor ("V1", "A");
+    stage (fx, a, 1000);
+    size_t size = 0;
+    char *ca = confirm_of (a, "ACME_PRD", CM_OUTCOME_LOADED, &size);
+    /* PUB drops until the subscription arrived: publish until it lands (bounded) */
+    for (int i = 0; i < 100 && ex_lease_confirmed (lease) == 0; i++) {
+        zmq_send (pub, "ACME_PRD", 8, ZMQ_SNDMORE);
+        zmq_send (pub, ca, size, 0);
+        usleep (50 * 1000);
+    }
+    free (ca);
+    assert_int_equal (ex_lease_confirmed (lease), 1);
+    assert_int_equal (ex_lease_pending_count (fx->state), 0);
+    ex_lease_destroy (&lease);
+    int zero = 0;
+    zmq_setsockopt (pub, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_close (pub);
+    zmq_ctx_term (ctx);
+    cm_envelope_destroy (&a);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown (test_pending_and_confirm, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_reemit_after_lease_when_quiet, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_thread_reads_confirmations, setup, teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}

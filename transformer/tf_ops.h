@@ -1,0 +1,22 @@
+/*  tf_ops: the transformer's metrics and health on cm_daemon: records in and out, skipped,
+    errors by class (rejected, bad message, unsent, store), sampled once a second from
+    cm_daemon's thread. With a memory (RocksDB) it wraps the memory's callbacks to watch the
+    commits: the process is unhealthy while its last commit failed. */
+#ifndef TF_OPS_H
+#define TF_OPS_H
+
+#include "cm_daemon.h"
+#include "tf_loop.h"
+
+typedef struct tf_ops_t tf_ops_t;
+
+/*  Registers the metrics, the sampler and the health check. loop (may be NULL: no loop
+    counters) must outlive the daemon. mem, when not NULL, is the memory's callback table the
+    loop borrowed: its entries are replaced in place by wrappers that forward to the original
+    ones (so call this before the loop runs). NULL on OOM (mem is then unchanged). */
+tf_ops_t *tf_ops_new (cm_daemon_t *daemon, tf_loop_t *loop, tf_memory_ops_t *mem);
+
+/*  Frees it (after cm_daemon_destroy); sets *self_p to NULL. Accepts NULL. */
+void tf_ops_destroy (tf_ops_t **self_p);
+
+#endif
