@@ -139,6 +139,13 @@ clean:
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
 
+# mlc-secrets validates .ionapi files with the extractor's cs_ionapi before storing them.
+$(B)/bin/mlc-secrets: $(B)/obj/tools/mlc-secrets.o $(B)/lib/libmlc_extractor.a $(SIM_LIB) \
+                      $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	@echo "LD $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 # mlc-status reads the extractor's state and the replayer's store (read-only).
 $(B)/bin/mlc-status: $(B)/obj/tools/mlc-status.o $(B)/lib/libmlc_extractor.a \
                      $(B)/lib/libmlc_replayer.a $(SIM_LIB) $(COMMON_LIB)

@@ -31,11 +31,6 @@
 #include "cm_secrets.h"
 #include "cs_ionapi.h"
 
-/*  The tools link only the common library, so the .ionapi validation of the extractor is
-    compiled in here. When the Makefile links libmlc_extractor.a into tools, this include
-    can go (the archive member would then simply not be pulled in). */
-#include "../extractor/cs_ionapi.c"
-
 static int
 s_usage (void)
 {
