@@ -17,7 +17,7 @@ logdir=$(mktemp -d "${TMPDIR:-/tmp}/mlc-tests.XXXXXX")
 
 # count NAME LOG RC: adds the TAP results of one test program to the totals.
 count () {
-    local name=$1 log=$2 rc=$3
+    local name=$1 log=$2 rc=$3 secs=${4:-0}
     local ok nok
     ok=$(grep -cE '^ok ' "$log")
     nok=$(grep -cE '^not ok ' "$log")
@@ -34,34 +34,36 @@ count () {
     failed=$((failed + nok))
     if [ "$nok" -gt 0 ]; then
         failures+=("$name (log: $log)")
-        echo "FAIL $name: $ok passed, $nok failed"
+        echo "FAIL $name: $ok passed, $nok failed (${secs} s)"
         grep -E '^not ok ' "$log" | head -20 | sed 's/^/    /'
     else
-        echo "ok   $name: $ok passed"
+        echo "ok   $name: $ok passed (${secs} s)"
     fi
 }
 
 run_unit () {
-    local dir=$1 label=$2 t name log
+    local dir=$1 label=$2 t name log t0
     for t in "$dir"/test_*; do
         [ -x "$t" ] || continue
         name="$label/$(basename "$t")"
         [[ -n "${ONLY:-}" && ! "$name" =~ $ONLY ]] && continue
         log="$logdir/${name//\//_}.log"
+        t0=$SECONDS
         timeout 300 "$t" >"$log" 2>&1
-        count "$name" "$log" $?
+        count "$name" "$log" $? $((SECONDS - t0))
     done
 }
 
 run_integration () {
-    local bin=$1 label=$2 t name log
+    local bin=$1 label=$2 t name log t0
     for t in tests/integration/test_*.sh; do
         [ -f "$t" ] || continue
         name="$label/$(basename "$t" .sh)"
         [[ -n "${ONLY:-}" && ! "$name" =~ $ONLY ]] && continue
         log="$logdir/${name//\//_}.log"
+        t0=$SECONDS
         BIN=$bin timeout 600 bash "$t" >"$log" 2>&1
-        count "$name" "$log" $?
+        count "$name" "$log" $? $((SECONDS - t0))
     done
 }
 
