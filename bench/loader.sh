@@ -64,8 +64,10 @@ run () { # LOADERS LATENCY MODE
     local bulk=2000
     [ "$mode" = collections ] && bulk=0
     mlc_start replayer "$BIN/mlc-replayer" --config "$cfg" run
+    local lpids=()
     for i in $(seq "$loaders"); do
         MLC_LOG_LEVEL=${BENCH_LOADER_LOG:-info} MLC_SALESFORCE_BULK_THRESHOLD=$bulk mlc_start "loader$i" "$BIN/mlc-loader" --config "$cfg"
+        lpids+=("$MLC_LAST_PID")
     done
     sleep 0.5 # every loader connected before the first envelope
     local start end
@@ -87,21 +89,30 @@ run () { # LOADERS LATENCY MODE
     bulk_calls=$(jq .calls_by_endpoint.bulk <<<"$stats")
     coll_calls=$(jq .calls_by_endpoint.composite_upsert <<<"$stats")
     tokens=$(jq .token_requests <<<"$stats")
+    # Loader CPU (user + system, every loader) per record, in microseconds
+    local ticks=0 hz p t
+    hz=$(getconf CLK_TCK)
+    for p in "${lpids[@]}"; do
+        t=$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)
+        ticks=$((ticks + t))
+    done
+    local cpu_us
+    cpu_us=$(awk -v t="$ticks" -v hz="$hz" -v n="$N" 'BEGIN { printf "%.1f", t * 1e6 / hz / n }')
     local jobs
     jobs=$(cat "$MLC_TMP"/loader*.log | grep -c 'LDR_BULK_JOB' || true)
     local ok=yes
     [ "$got" -eq "$N" ] || { ok=NO; failed=1; }
-    rows+=("$(printf '%7s %10s %-12s %9s %10s %9s %11s %10s %7s %6s %5s' "$loaders" "$latency" \
+    rows+=("$(printf '%7s %10s %-12s %9s %10s %9s %11s %10s %7s %6s %5s %8s' "$loaders" "$latency" \
         "$mode" "$(awk -v n="$N" -v ms="$ms" 'BEGIN { printf "%.2f", ms / 1000 }')" \
         "$(awk -v n="$N" -v ms="$ms" 'BEGIN { printf "%.0f", n * 1000 / ms }')" "$calls" \
         "$(awk -v n="$N" -v c="$calls" 'BEGIN { printf "%.4f", c / n }')" "$coll_calls" \
-        "$bulk_calls/$jobs" "$tokens" "$ok")")
+        "$bulk_calls/$jobs" "$tokens" "$ok" "$cpu_us")")
     echo "${rows[-1]}"
     [ "${KEEP:-0}" = 1 ] && echo "   logs: $MLC_TMP"
     KEEP=${KEEP:-0} mlc_cleanup
 }
-header=$(printf '%7s %10s %-12s %9s %10s %9s %11s %10s %7s %6s %5s' loaders latency_ms mode \
-    seconds records/s api_calls calls/record collection bulk/jobs tokens all)
+header=$(printf '%7s %10s %-12s %9s %10s %9s %11s %10s %7s %6s %5s %8s' loaders latency_ms mode \
+    seconds records/s api_calls calls/record collection bulk/jobs tokens all cpu_us/rec)
 echo "$header"
 for mode in $MODES; do
     for c in $CONFIGS; do

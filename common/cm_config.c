@@ -88,6 +88,7 @@ static const cm_key_t s_schema[] = {
     I ("cloudsuite.lease_s", 120, 1, 86400),
     I ("cloudsuite.lease_quiet_s", 30, 0, 86400),
     I ("cloudsuite.progress_interval_s", 10, 0, 86400),
+    I ("cloudsuite.peer_grace_s", 120, 0, 86400),
     ENTITY ("vendor", 1, "SLVendors",
             "VendNum,Name,Phone,Stat,CurrCode,TermsCode,VadAddr_1,VadAddr_2,VadAddr_3,"
             "VadAddr_4,VadCity,VadState,VadZip,VadCountry,ExternalEmailAddr,RecordDate,"
@@ -106,6 +107,7 @@ static const cm_key_t s_schema[] = {
             "PoNum,VendNum,OrderDate,Stat,Whse,TermsCode,VenCurrCode,RecordDate,RowPointer",
             "PoNum"),
     S ("transformer.mapping_file", "config/mapping.json"),
+    I ("transformer.peer_grace_s", 120, 0, 86400),
     S ("salesforce.url", NULL),
     S ("salesforce.client_id", NULL),
     S ("salesforce.client_secret", NULL),
@@ -113,6 +115,7 @@ static const cm_key_t s_schema[] = {
     B ("salesforce.allow_http", 0),
     I ("salesforce.batch_size", 200, 1, 200),
     I ("salesforce.flush_ms", 200, 0, 600000),
+    I ("salesforce.max_batch_wait_ms", 2000, 0, 600000),
     I ("salesforce.session_ttl_s", 7200, 1, 2592000),
     I ("salesforce.token_margin_s", 300, 0, 86400),
     I ("salesforce.max_attempts", 10, 1, 1000),
@@ -130,6 +133,7 @@ static const cm_key_t s_schema[] = {
     I ("replayer.redrive_base_s", 30, 0, 86400),
     I ("replayer.redrive_max_s", 3600, 1, 604800),
     I ("replayer.redrive_max_attempts", 8, 1, 1000),
+    I ("replayer.audit_retention_days", 30, 0, 36500),
 };
 
 #define SCHEMA_COUNT (sizeof s_schema / sizeof s_schema[0])

@@ -2,6 +2,7 @@
     subcommand shared by every process. See cm_daemon.h. */
 #include "cm_daemon.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -350,4 +351,11 @@ cm_daemon_health_command (const cm_config_t *cfg, const char *process)
     }
     printf ("mlc-%s health: ok\n", process);
     return 0;
+}
+
+void
+cm_daemon_tune_memory (void)
+{
+    if (!getenv ("MALLOC_ARENA_MAX"))
+        mallopt (M_ARENA_MAX, 1);
 }

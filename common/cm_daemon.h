@@ -19,6 +19,11 @@ typedef struct cm_daemon_t cm_daemon_t;
     state. Runs on that thread: thread-safe reads only. */
 typedef void (cm_daemon_sample_fn) (void *arg);
 
+/*  Caps glibc's malloc arenas at one (unless MALLOC_ARENA_MAX is set in the environment):
+    with an arena per thread (ZeroMQ I/O, RocksDB background, HTTP workers) a daemon's peak
+    RSS grows by tens of MiB of mostly idle pools. Call first in main, before any thread. */
+void cm_daemon_tune_memory (void);
+
 /*  Sets up the security policy on ctx and, when metrics.listen is set, starts the metrics
     server (logs event=MLC_METRICS listen=HOST:PORT). ctx may be NULL (no ZeroMQ: metrics only).
     Returns NULL with the reason in err. */

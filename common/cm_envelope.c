@@ -4,6 +4,7 @@
 #include <msgpack.h>
 #include <sodium.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,13 +50,29 @@ cm_envelope_new (const char *tenant, const char *entity, const char *key)
     return self;
 }
 
+/*  True when p lies in the decode allocation (which starts at self): freed with it. */
+static bool
+in_arena (const cm_envelope_t *self, const void *p)
+{
+    uintptr_t at = (uintptr_t)p, base = (uintptr_t)self;
+    return self->arena_size > 0 && at >= base && at - base < self->arena_size;
+}
+
+/*  Frees a string or array of the envelope unless it lives in the decode allocation. */
+static void
+release (const cm_envelope_t *self, void *p)
+{
+    if (p && !in_arena (self, p))
+        free (p);
+}
+
 static void
 clear_target (cm_envelope_t *self)
 {
-    free (self->sobject);
-    free (self->ext_id_field);
-    free (self->ext_id);
-    free (self->payload);
+    release (self, self->sobject);
+    release (self, self->ext_id_field);
+    release (self, self->ext_id);
+    release (self, self->payload);
     self->sobject = self->ext_id_field = self->ext_id = self->payload = NULL;
 }
 
@@ -65,14 +82,14 @@ cm_envelope_destroy (cm_envelope_t **self_p)
     if (!self_p || !*self_p)
         return;
     cm_envelope_t *self = *self_p;
-    free (self->tenant);
-    free (self->entity);
-    free (self->key);
+    release (self, self->tenant);
+    release (self, self->entity);
+    release (self, self->key);
     for (size_t i = 0; i < self->field_count; i++) {
-        free (self->fields[i].name);
-        free (self->fields[i].value);
+        release (self, self->fields[i].name);
+        release (self, self->fields[i].value);
     }
-    free (self->fields);
+    release (self, self->fields);
     clear_target (self);
     free (self);
     *self_p = NULL;
@@ -88,7 +105,14 @@ add_field_owned (cm_envelope_t *self, char *name, char *value)
         size_t cap = self->field_cap ? self->field_cap * 2 : 16;
         if (cap > CM_ENVELOPE_MAX_FIELDS)
             cap = CM_ENVELOPE_MAX_FIELDS;
-        cm_field_t *grown = realloc (self->fields, cap * sizeof *grown);
+        cm_field_t *grown;
+        if (in_arena (self, self->fields)) {
+            /*  A decoded envelope's fields sit in its one allocation: move them out. */
+            grown = malloc (cap * sizeof *grown);
+            if (grown && self->field_count > 0)
+                memcpy (grown, self->fields, self->field_count * sizeof *grown);
+        } else
+            grown = realloc (self->fields, cap * sizeof *grown);
         if (!grown)
             goto fail;
         self->fields = grown;
@@ -136,15 +160,16 @@ cm_envelope_compute_hash (cm_envelope_t *self)
     self->hash[0] = '\0';
     if (sodium_ready () != 0)
         return;
-    const cm_field_t **order = NULL;
-    if (self->field_count > 0) {
-        order = malloc (self->field_count * sizeof *order);
-        if (!order)
-            return;
-        for (size_t i = 0; i < self->field_count; i++)
-            order[i] = &self->fields[i];
+    /*  add_field keeps field_count within CM_ENVELOPE_MAX_FIELDS: the stack will do. */
+    const cm_field_t *stack_order[CM_ENVELOPE_MAX_FIELDS];
+    const cm_field_t **order = stack_order;
+    if (self->field_count > CM_ENVELOPE_MAX_FIELDS &&
+        !(order = malloc (self->field_count * sizeof *order)))
+        return;
+    for (size_t i = 0; i < self->field_count; i++)
+        order[i] = &self->fields[i];
+    if (self->field_count > 1)
         qsort (order, self->field_count, sizeof *order, field_cmp);
-    }
     crypto_generichash_state st;
     unsigned char digest[16];
     crypto_generichash_init (&st, NULL, 0, sizeof digest);
@@ -157,7 +182,8 @@ cm_envelope_compute_hash (cm_envelope_t *self)
     }
     crypto_generichash_final (&st, digest, sizeof digest);
     sodium_bin2hex (self->hash, sizeof self->hash, digest, sizeof digest);
-    free (order);
+    if (order != stack_order)
+        free (order);
 }
 
 int
@@ -181,172 +207,152 @@ cm_envelope_set_target (cm_envelope_t *self, const char *sobject, const char *ex
     return 0;
 }
 
-static bool
-str_ok (const char *s)
+/*  ---- encoding ---- */
+
+/*  Bytes of the msgpack str header for a body of len bytes (fixstr, str8, str16, str32). */
+static size_t
+str_head (size_t len)
 {
-    return !s || strlen (s) <= CM_ENVELOPE_MAX_STR;
+    return len < 32 ? 1 : len < 256 ? 2 : len < 65536 ? 3 : 5;
 }
+
+/*  Length of a string member (NULL packs ""), or SIZE_MAX when over CM_ENVELOPE_MAX_STR. */
+static size_t
+str_len (const char *s)
+{
+    size_t len = s ? strnlen (s, CM_ENVELOPE_MAX_STR + 1) : 0;
+    return len > CM_ENVELOPE_MAX_STR ? SIZE_MAX : len;
+}
+
+/*  A packer target of fixed capacity: the encoder sizes it exactly up front, so an
+    envelope costs one malloc of its own size (an sbuffer starts at 8 KiB and reallocs). */
+typedef struct {
+    char *data;  /* the buffer */
+    size_t size; /* bytes written */
+    size_t cap;  /* bytes allocated */
+} fixed_buf_t;
+
+static int
+fixed_write (void *data, const char *buf, size_t len)
+{
+    fixed_buf_t *fb = data;
+    if (len > fb->cap - fb->size)
+        return -1;
+    memcpy (fb->data + fb->size, buf, len);
+    fb->size += len;
+    return 0;
+}
+
+static int
+pack_str (msgpack_packer *pk, const char *text, size_t len)
+{
+    int rc = msgpack_pack_str (pk, len);
+    if (rc == 0 && len > 0)
+        rc = msgpack_pack_str_body (pk, text, len);
+    return rc;
+}
+
+#define PACK_KEY(pk, k) pack_str (pk, k, sizeof k - 1)
+
+/*  Room for the member names, the map headers and four integers (at most 9 bytes each). */
+#define ENCODE_FIXED_BYTES 128
 
 int
 cm_envelope_encode (const cm_envelope_t *self, char **data, size_t *size)
 {
     *data = NULL;
     *size = 0;
-    if (!str_ok (self->tenant) || !str_ok (self->entity) || !str_ok (self->key) ||
-        !str_ok (self->sobject) || !str_ok (self->ext_id_field) || !str_ok (self->ext_id) ||
-        !str_ok (self->payload) || self->field_count > CM_ENVELOPE_MAX_FIELDS)
+    if (self->field_count > CM_ENVELOPE_MAX_FIELDS)
         return -1;
-    for (size_t i = 0; i < self->field_count; i++)
-        if (!str_ok (self->fields[i].name) || !str_ok (self->fields[i].value))
+    /*  Every length once: the members, then the source fields. */
+    enum { L_TENANT, L_ENTITY, L_KEY, L_SOBJECT, L_EXTF, L_EXTID, L_PAYLOAD, L_ID, L_HASH, L_N };
+    size_t len[L_N] = {str_len (self->tenant),
+                       str_len (self->entity),
+                       str_len (self->key),
+                       str_len (self->sobject),
+                       str_len (self->ext_id_field),
+                       str_len (self->ext_id),
+                       str_len (self->payload),
+                       strnlen (self->id, sizeof self->id),
+                       strnlen (self->hash, sizeof self->hash)};
+    size_t need = ENCODE_FIXED_BYTES;
+    for (int i = 0; i < L_N; i++) {
+        if (len[i] == SIZE_MAX)
             return -1;
-    msgpack_sbuffer sbuf;
-    msgpack_sbuffer_init (&sbuf);
+        need += str_head (len[i]) + len[i];
+    }
+    uint32_t flen[2 * CM_ENVELOPE_MAX_FIELDS];
+    for (size_t i = 0; i < self->field_count; i++) {
+        size_t n = str_len (self->fields[i].name), v = str_len (self->fields[i].value);
+        if (n == SIZE_MAX || v == SIZE_MAX)
+            return -1;
+        flen[2 * i] = (uint32_t)n;
+        flen[2 * i + 1] = (uint32_t)v;
+        need += str_head (n) + n + str_head (v) + v;
+        /*  The strings alone are over the cap: refuse before allocating. */
+        if (need - ENCODE_FIXED_BYTES > CM_ENVELOPE_MAX_BYTES)
+            return -1;
+    }
+    if (need - ENCODE_FIXED_BYTES > CM_ENVELOPE_MAX_BYTES)
+        return -1;
+    fixed_buf_t fb = {malloc (need), 0, need};
+    if (!fb.data)
+        return -1;
     msgpack_packer pk;
-    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+    msgpack_packer_init (&pk, &fb, fixed_write);
     int n = 10 + (self->sobject != NULL) + (self->ext_id_field != NULL) + (self->ext_id != NULL) +
             (self->payload != NULL);
     int rc = msgpack_pack_map (&pk, (size_t)n);
-    rc |= cm_msgpack_pack_cstr (&pk, "v");
+    rc |= PACK_KEY (&pk, "v");
     rc |= msgpack_pack_uint32 (&pk, self->version);
-    rc |= cm_msgpack_pack_cstr (&pk, "id");
-    rc |= cm_msgpack_pack_cstr (&pk, self->id);
-    rc |= cm_msgpack_pack_cstr (&pk, "tenant");
-    rc |= cm_msgpack_pack_cstr (&pk, self->tenant);
-    rc |= cm_msgpack_pack_cstr (&pk, "entity");
-    rc |= cm_msgpack_pack_cstr (&pk, self->entity);
-    rc |= cm_msgpack_pack_cstr (&pk, "key");
-    rc |= cm_msgpack_pack_cstr (&pk, self->key);
-    rc |= cm_msgpack_pack_cstr (&pk, "hash");
-    rc |= cm_msgpack_pack_cstr (&pk, self->hash);
-    rc |= cm_msgpack_pack_cstr (&pk, "attempt");
+    rc |= PACK_KEY (&pk, "id");
+    rc |= pack_str (&pk, self->id, len[L_ID]);
+    rc |= PACK_KEY (&pk, "tenant");
+    rc |= pack_str (&pk, self->tenant, len[L_TENANT]);
+    rc |= PACK_KEY (&pk, "entity");
+    rc |= pack_str (&pk, self->entity, len[L_ENTITY]);
+    rc |= PACK_KEY (&pk, "key");
+    rc |= pack_str (&pk, self->key, len[L_KEY]);
+    rc |= PACK_KEY (&pk, "hash");
+    rc |= pack_str (&pk, self->hash, len[L_HASH]);
+    rc |= PACK_KEY (&pk, "attempt");
     rc |= msgpack_pack_uint32 (&pk, self->attempt);
-    rc |= cm_msgpack_pack_cstr (&pk, "ts_ex");
+    rc |= PACK_KEY (&pk, "ts_ex");
     rc |= msgpack_pack_int64 (&pk, self->extracted_at_ms);
-    rc |= cm_msgpack_pack_cstr (&pk, "ts");
+    rc |= PACK_KEY (&pk, "ts");
     rc |= msgpack_pack_int64 (&pk, self->sent_at_ms);
-    rc |= cm_msgpack_pack_cstr (&pk, "src");
+    rc |= PACK_KEY (&pk, "src");
     rc |= msgpack_pack_map (&pk, self->field_count);
     for (size_t i = 0; i < self->field_count && rc == 0; i++) {
-        rc |= cm_msgpack_pack_cstr (&pk, self->fields[i].name);
-        rc |= cm_msgpack_pack_cstr (&pk, self->fields[i].value);
-        if (sbuf.size > CM_ENVELOPE_MAX_BYTES)
-            rc = -1;
+        rc |= pack_str (&pk, self->fields[i].name, flen[2 * i]);
+        rc |= pack_str (&pk, self->fields[i].value, flen[2 * i + 1]);
     }
     if (self->sobject) {
-        rc |= cm_msgpack_pack_cstr (&pk, "sobject");
-        rc |= cm_msgpack_pack_cstr (&pk, self->sobject);
+        rc |= PACK_KEY (&pk, "sobject");
+        rc |= pack_str (&pk, self->sobject, len[L_SOBJECT]);
     }
     if (self->ext_id_field) {
-        rc |= cm_msgpack_pack_cstr (&pk, "extf");
-        rc |= cm_msgpack_pack_cstr (&pk, self->ext_id_field);
+        rc |= PACK_KEY (&pk, "extf");
+        rc |= pack_str (&pk, self->ext_id_field, len[L_EXTF]);
     }
     if (self->ext_id) {
-        rc |= cm_msgpack_pack_cstr (&pk, "extid");
-        rc |= cm_msgpack_pack_cstr (&pk, self->ext_id);
+        rc |= PACK_KEY (&pk, "extid");
+        rc |= pack_str (&pk, self->ext_id, len[L_EXTID]);
     }
     if (self->payload) {
-        rc |= cm_msgpack_pack_cstr (&pk, "payload");
-        rc |= cm_msgpack_pack_cstr (&pk, self->payload);
+        rc |= PACK_KEY (&pk, "payload");
+        rc |= pack_str (&pk, self->payload, len[L_PAYLOAD]);
     }
-    if (rc != 0 || sbuf.size > CM_ENVELOPE_MAX_BYTES) {
-        msgpack_sbuffer_destroy (&sbuf);
+    if (rc != 0 || fb.size > CM_ENVELOPE_MAX_BYTES) {
+        free (fb.data);
         return -1;
     }
-    /*  The sbuffer's storage is malloc'd: hand it over. An empty map cannot happen. */
-    *size = sbuf.size;
-    *data = msgpack_sbuffer_release (&sbuf);
-    msgpack_sbuffer_destroy (&sbuf);
-    return *data ? 0 : -1;
-}
-
-static bool
-is_hex32 (const char *s)
-{
-    if (strlen (s) != 32)
-        return false;
-    for (const char *p = s; *p; p++)
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-            return false;
-    return true;
-}
-
-/*  Reads a str into a fixed 33-byte hex slot. */
-static int
-read_hex (const msgpack_object *o, const char *field, bool allow_empty, char out[33], char *err,
-          size_t err_cap)
-{
-    char *s = cm_msgpack_strdup (o, field, 32, err, err_cap);
-    if (!s)
-        return -1;
-    int rc = 0;
-    if (!(allow_empty && *s == '\0') && !is_hex32 (s)) {
-        snprintf (err, err_cap, "field '%s': expected 32 lowercase hex characters", field);
-        rc = -1;
-    } else
-        snprintf (out, 33, "%s", s);
-    free (s);
-    return rc;
-}
-
-static int
-read_src (cm_envelope_t *self, const msgpack_object *o, char *err, size_t err_cap)
-{
-    if (o->type != MSGPACK_OBJECT_MAP) {
-        snprintf (err, err_cap, "field 'src': expected map, got %s", cm_msgpack_type_name (o));
-        return -1;
-    }
-    if (o->via.map.size > CM_ENVELOPE_MAX_FIELDS) {
-        snprintf (err, err_cap, "field 'src': %u fields, more than %d", o->via.map.size,
-                  CM_ENVELOPE_MAX_FIELDS);
-        return -1;
-    }
-    for (uint32_t i = 0; i < o->via.map.size; i++) {
-        const msgpack_object_kv *kv = &o->via.map.ptr[i];
-        char *name = cm_msgpack_strdup (&kv->key, "src name", CM_ENVELOPE_MAX_STR, err, err_cap);
-        if (!name)
-            return -1;
-        if (*name == '\0') {
-            snprintf (err, err_cap, "field 'src': empty field name");
-            free (name);
-            return -1;
-        }
-        if (cm_envelope_field (self, name)) {
-            snprintf (err, err_cap, "field 'src': duplicate field name '%.64s'", name);
-            free (name);
-            return -1;
-        }
-        char label[96];
-        snprintf (label, sizeof label, "src.%.64s", name);
-        char *value = cm_msgpack_strdup (&kv->val, label, CM_ENVELOPE_MAX_STR, err, err_cap);
-        if (!value) {
-            free (name);
-            return -1;
-        }
-        if (add_field_owned (self, name, value) != 0) {
-            snprintf (err, err_cap, "field 'src': out of memory");
-            return -1;
-        }
-    }
+    *data = fb.data;
+    *size = fb.size;
     return 0;
 }
 
-/*  Reads a required or optional non-empty string member. */
-static int
-read_str (const msgpack_object *o, const char *field, bool allow_empty, char **out, char *err,
-          size_t err_cap)
-{
-    char *s = cm_msgpack_strdup (o, field, CM_ENVELOPE_MAX_STR, err, err_cap);
-    if (!s)
-        return -1;
-    if (!allow_empty && *s == '\0') {
-        snprintf (err, err_cap, "field '%s': empty", field);
-        free (s);
-        return -1;
-    }
-    free (*out);
-    *out = s;
-    return 0;
-}
+/*  ---- decoding ---- */
 
 enum {
     F_V,
@@ -370,12 +376,156 @@ static const char *s_names[F_COUNT] = {"v",       "id",      "tenant", "entity",
                                        "sobject", "extf",    "extid",  "payload"};
 #define F_REQUIRED F_SOBJECT /* members before this one are required */
 
-cm_envelope_t *
-cm_envelope_decode (const void *data, size_t size, char *err, size_t err_cap)
+/*  The member a key names, or -1. The length and one byte pick the only candidate, so
+    each key costs one memcmp. */
+static int
+member_of (const char *k, uint32_t len)
+{
+    int f;
+    switch (len) {
+    case 1:
+        f = F_V;
+        break;
+    case 2:
+        f = k[0] == 'i' ? F_ID : F_TS;
+        break;
+    case 3:
+        f = k[0] == 'k' ? F_KEY : F_SRC;
+        break;
+    case 4:
+        f = k[0] == 'h' ? F_HASH : F_EXTF;
+        break;
+    case 5:
+        f = k[0] == 't' ? F_TS_EX : F_EXTID;
+        break;
+    case 6:
+        f = k[0] == 't' ? F_TENANT : F_ENTITY;
+        break;
+    case 7:
+        f = k[0] == 'a' ? F_ATTEMPT : k[0] == 's' ? F_SOBJECT : F_PAYLOAD;
+        break;
+    default:
+        return -1;
+    }
+    return memcmp (k, s_names[f], len) == 0 ? f : -1;
+}
+
+/*  Checks a string member; required members must not be empty. */
+static int
+check_str (const msgpack_object *o, const char *field, size_t max, bool allow_empty, char *err,
+           size_t err_cap)
+{
+    if (cm_msgpack_str_check (o, field, max, err, err_cap) != 0)
+        return -1;
+    if (!allow_empty && o->via.str.size == 0) {
+        snprintf (err, err_cap, "field '%s': empty", field);
+        return -1;
+    }
+    return 0;
+}
+
+/*  Reads a 32-character lowercase hex member (or "" when allowed) into a 33-byte slot. */
+static int
+read_hex (const msgpack_object *o, const char *field, bool allow_empty, char out[33], char *err,
+          size_t err_cap)
+{
+    if (cm_msgpack_str_check (o, field, 32, err, err_cap) != 0)
+        return -1;
+    uint32_t len = o->via.str.size;
+    const char *p = o->via.str.ptr;
+    bool ok = len == 32 || (allow_empty && len == 0);
+    for (uint32_t i = 0; ok && i < len; i++)
+        ok = (p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f');
+    if (!ok) {
+        snprintf (err, err_cap, "field '%s': expected 32 lowercase hex characters", field);
+        return -1;
+    }
+    memcpy (out, p, len);
+    out[len] = '\0';
+    return 0;
+}
+
+/*  Copies a checked str into the arena at *cursor. */
+static char *
+put_str (char **cursor, const msgpack_object *o)
+{
+    char *s = *cursor;
+    uint32_t len = o->via.str.size;
+    if (len > 0)
+        memcpy (s, o->via.str.ptr, len);
+    s[len] = '\0';
+    *cursor += (size_t)len + 1;
+    return s;
+}
+
+static uint32_t
+name_hash (const char *p, uint32_t len)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (uint32_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)p[i]) * 16777619u;
+    return h;
+}
+
+/*  Decodes the n source entries at data[*pos] into self->fields (room for n reserved in the
+    arena), copying the strings to *cursor. Names are unique: an open-addressing table of
+    field indexes finds a repeat in one probe or so, whatever n is. */
+static int
+read_src (cm_envelope_t *self, const void *data, size_t size, size_t *pos, uint32_t n,
+          char **cursor, char *err, size_t err_cap)
+{
+    uint16_t slot[4 * CM_ENVELOPE_MAX_FIELDS]; /* field index + 1, 0 = free */
+    uint32_t mask = 15;
+    while (mask + 1 < 2 * n)
+        mask = 2 * mask + 1;
+    memset (slot, 0, (mask + 1) * sizeof slot[0]);
+    for (uint32_t i = 0; i < n; i++) {
+        msgpack_object name, value;
+        if (cm_msgpack_read (data, size, pos, &name) != 0) {
+            snprintf (err, err_cap, "field 'src': corrupt entry %u", i);
+            return -1;
+        }
+        if (cm_msgpack_str_check (&name, "src name", CM_ENVELOPE_MAX_STR, err, err_cap) != 0)
+            return -1;
+        uint32_t len = name.via.str.size;
+        int show = len > 64 ? 64 : (int)len;
+        if (len == 0) {
+            snprintf (err, err_cap, "field 'src': empty field name");
+            return -1;
+        }
+        uint32_t h = name_hash (name.via.str.ptr, len) & mask;
+        for (; slot[h]; h = (h + 1) & mask) {
+            const char *seen = self->fields[slot[h] - 1].name;
+            if (strncmp (seen, name.via.str.ptr, len) == 0 && seen[len] == '\0') {
+                snprintf (err, err_cap, "field 'src': duplicate field name '%.*s'", show,
+                          name.via.str.ptr);
+                return -1;
+            }
+        }
+        if (cm_msgpack_read (data, size, pos, &value) != 0) {
+            snprintf (err, err_cap, "field 'src': corrupt entry %u", i);
+            return -1;
+        }
+        /*  The label of an error names the field: built only when there is one. */
+        if (value.type != MSGPACK_OBJECT_STR || value.via.str.size > CM_ENVELOPE_MAX_STR ||
+            (value.via.str.size > 0 && memchr (value.via.str.ptr, '\0', value.via.str.size))) {
+            char label[96];
+            snprintf (label, sizeof label, "src.%.*s", show, name.via.str.ptr);
+            cm_msgpack_str_check (&value, label, CM_ENVELOPE_MAX_STR, err, err_cap);
+            return -1;
+        }
+        cm_field_t *f = &self->fields[self->field_count++];
+        f->name = put_str (cursor, &name);
+        f->value = put_str (cursor, &value);
+        slot[h] = (uint16_t)(i + 1);
+    }
+    return 0;
+}
+
+static cm_envelope_t *
+decode (const void *data, size_t size, bool lean, char *err, size_t err_cap)
 {
     cm_envelope_t *self = NULL;
-    msgpack_unpacked result;
-    msgpack_unpacked_init (&result);
     if (!data || size == 0) {
         snprintf (err, err_cap, "empty envelope");
         goto fail;
@@ -384,79 +534,165 @@ cm_envelope_decode (const void *data, size_t size, char *err, size_t err_cap)
         snprintf (err, err_cap, "envelope of %zu bytes exceeds %d", size, CM_ENVELOPE_MAX_BYTES);
         goto fail;
     }
+    /*  The whole input is well-formed and bounded before anything is read from it. */
     if (cm_msgpack_check (data, size, CM_ENVELOPE_MAX_DEPTH, err, err_cap) != 0)
         goto fail;
-    if (cm_msgpack_unpack_map (data, size, &result, err, err_cap) != 0)
+    size_t pos = 0;
+    msgpack_object root;
+    if (cm_msgpack_read (data, size, &pos, &root) != 0)
+        goto corrupt;
+    if (root.type != MSGPACK_OBJECT_MAP) {
+        snprintf (err, err_cap, "expected a map, got %s", cm_msgpack_type_name (&root));
         goto fail;
-    self = calloc (1, sizeof *self);
+    }
+    /*  One pass over the members: the header of each known value, where src's entries
+        start and end. Unknown members are skipped (forward compatibility). */
+    msgpack_object member[F_COUNT];
+    bool seen[F_COUNT] = {false};
+    size_t src_at = 0, src_end = 0;
+    for (uint32_t i = 0; i < root.via.map.size; i++) {
+        msgpack_object k;
+        if (cm_msgpack_read (data, size, &pos, &k) != 0)
+            goto corrupt;
+        if (k.type != MSGPACK_OBJECT_STR) {
+            snprintf (err, err_cap, "envelope key %u: expected str, got %s", i,
+                      cm_msgpack_type_name (&k));
+            goto fail;
+        }
+        int f = member_of (k.via.str.ptr, k.via.str.size);
+        if (f < 0) {
+            if (cm_msgpack_skip (data, size, &pos) != 0)
+                goto corrupt;
+            continue;
+        }
+        if (seen[f]) {
+            snprintf (err, err_cap, "field '%s': duplicate", s_names[f]);
+            goto fail;
+        }
+        seen[f] = true;
+        size_t at = pos;
+        if (cm_msgpack_read (data, size, &at, &member[f]) != 0)
+            goto corrupt;
+        if (member[f].type == MSGPACK_OBJECT_MAP || member[f].type == MSGPACK_OBJECT_ARRAY) {
+            if (f == F_SRC)
+                src_at = at;
+            if (cm_msgpack_skip (data, size, &pos) != 0)
+                goto corrupt;
+            if (f == F_SRC)
+                src_end = pos;
+        } else
+            pos = at;
+    }
+    /*  The version first: a newer format explains every other difference. */
+    for (int f = 0; f < F_REQUIRED; f++)
+        if (!seen[f]) {
+            snprintf (err, err_cap, "missing required field '%s'", s_names[f]);
+            goto fail;
+        }
+    uint64_t version, attempt;
+    if (cm_msgpack_uint (&member[F_V], "v", UINT32_MAX, &version, err, err_cap) != 0)
+        goto fail;
+    if (version != CM_ENVELOPE_VERSION) {
+        snprintf (err, err_cap, "field 'v': version %llu, expected %d", (unsigned long long)version,
+                  CM_ENVELOPE_VERSION);
+        goto fail;
+    }
+    char id[33], hash[33];
+    if (read_hex (&member[F_ID], "id", false, id, err, err_cap) != 0 ||
+        check_str (&member[F_TENANT], "tenant", CM_ENVELOPE_MAX_STR, false, err, err_cap) != 0 ||
+        check_str (&member[F_ENTITY], "entity", CM_ENVELOPE_MAX_STR, false, err, err_cap) != 0 ||
+        check_str (&member[F_KEY], "key", CM_ENVELOPE_MAX_STR, false, err, err_cap) != 0 ||
+        read_hex (&member[F_HASH], "hash", true, hash, err, err_cap) != 0)
+        goto fail;
+    if (cm_msgpack_uint (&member[F_ATTEMPT], "attempt", UINT32_MAX, &attempt, err, err_cap) != 0)
+        goto fail;
+    if (attempt == 0) {
+        snprintf (err, err_cap, "field 'attempt': must be at least 1");
+        goto fail;
+    }
+    int64_t ts_ex, ts;
+    if (cm_msgpack_int (&member[F_TS_EX], "ts_ex", &ts_ex, err, err_cap) != 0 ||
+        cm_msgpack_int (&member[F_TS], "ts", &ts, err, err_cap) != 0)
+        goto fail;
+    const msgpack_object *src = &member[F_SRC];
+    if (src->type != MSGPACK_OBJECT_MAP) {
+        snprintf (err, err_cap, "field 'src': expected map, got %s", cm_msgpack_type_name (src));
+        goto fail;
+    }
+    if (src->via.map.size > CM_ENVELOPE_MAX_FIELDS) {
+        snprintf (err, err_cap, "field 'src': %u fields, more than %d", src->via.map.size,
+                  CM_ENVELOPE_MAX_FIELDS);
+        goto fail;
+    }
+    uint32_t nfields = lean ? 0 : src->via.map.size;
+    /*  One allocation: the envelope, its fields, then every string. A string needs its
+        bytes and a NUL; in src each string also has a header byte or more in the input, so
+        src's strings fit in the bytes src's entries span. */
+    size_t arena = sizeof *self + (size_t)nfields * sizeof (cm_field_t);
+    static const int strs[] = {F_TENANT, F_ENTITY, F_KEY, F_SOBJECT, F_EXTF, F_EXTID, F_PAYLOAD};
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
+        if (seen[strs[i]] && member[strs[i]].type == MSGPACK_OBJECT_STR)
+            arena += (size_t)member[strs[i]].via.str.size + 1;
+    if (nfields > 0)
+        arena += src_end - src_at;
+    self = malloc (arena);
     if (!self) {
         snprintf (err, err_cap, "out of memory");
         goto fail;
     }
-    const msgpack_object_map *map = &result.data.via.map;
-    const msgpack_object *member[F_COUNT] = {0};
-    for (uint32_t i = 0; i < map->size; i++) {
-        const msgpack_object *k = &map->ptr[i].key;
-        if (k->type != MSGPACK_OBJECT_STR) {
-            snprintf (err, err_cap, "envelope key %u: expected str, got %s", i,
-                      cm_msgpack_type_name (k));
+    memset (self, 0, sizeof *self);
+    self->arena_size = arena;
+    char *cursor = (char *)self + sizeof *self + (size_t)nfields * sizeof (cm_field_t);
+    self->version = (uint32_t)version;
+    memcpy (self->id, id, sizeof id);
+    memcpy (self->hash, hash, sizeof hash);
+    self->tenant = put_str (&cursor, &member[F_TENANT]);
+    self->entity = put_str (&cursor, &member[F_ENTITY]);
+    self->key = put_str (&cursor, &member[F_KEY]);
+    self->attempt = (uint32_t)attempt;
+    self->extracted_at_ms = ts_ex;
+    self->sent_at_ms = ts;
+    if (nfields > 0) {
+        self->fields = (cm_field_t *)(self + 1);
+        self->field_cap = nfields;
+        size_t at = src_at;
+        if (read_src (self, data, size, &at, nfields, &cursor, err, err_cap) != 0)
             goto fail;
-        }
-        for (int f = 0; f < F_COUNT; f++)
-            if (cm_msgpack_str_is (k, s_names[f])) {
-                if (member[f]) {
-                    snprintf (err, err_cap, "field '%s': duplicate", s_names[f]);
-                    goto fail;
-                }
-                member[f] = &map->ptr[i].val;
-            }
-        /*  Unknown members are ignored for forward compatibility. */
     }
-    /*  The version first: a newer format explains every other difference. */
-    for (int f = 0; f < F_REQUIRED; f++)
-        if (!member[f]) {
-            snprintf (err, err_cap, "missing required field '%s'", s_names[f]);
-            goto fail;
-        }
-    uint64_t u;
-    if (cm_msgpack_uint (member[F_V], "v", UINT32_MAX, &u, err, err_cap) != 0)
+    if ((seen[F_SOBJECT] && check_str (&member[F_SOBJECT], "sobject", CM_ENVELOPE_MAX_STR, false,
+                                       err, err_cap) != 0) ||
+        (seen[F_EXTF] &&
+         check_str (&member[F_EXTF], "extf", CM_ENVELOPE_MAX_STR, false, err, err_cap) != 0) ||
+        (seen[F_EXTID] &&
+         check_str (&member[F_EXTID], "extid", CM_ENVELOPE_MAX_STR, true, err, err_cap) != 0) ||
+        (seen[F_PAYLOAD] &&
+         check_str (&member[F_PAYLOAD], "payload", CM_ENVELOPE_MAX_STR, true, err, err_cap) != 0))
         goto fail;
-    if (u != CM_ENVELOPE_VERSION) {
-        snprintf (err, err_cap, "field 'v': version %llu, expected %d", (unsigned long long)u,
-                  CM_ENVELOPE_VERSION);
-        goto fail;
-    }
-    self->version = (uint32_t)u;
-    if (read_hex (member[F_ID], "id", false, self->id, err, err_cap) != 0 ||
-        read_str (member[F_TENANT], "tenant", false, &self->tenant, err, err_cap) != 0 ||
-        read_str (member[F_ENTITY], "entity", false, &self->entity, err, err_cap) != 0 ||
-        read_str (member[F_KEY], "key", false, &self->key, err, err_cap) != 0 ||
-        read_hex (member[F_HASH], "hash", true, self->hash, err, err_cap) != 0)
-        goto fail;
-    if (cm_msgpack_uint (member[F_ATTEMPT], "attempt", UINT32_MAX, &u, err, err_cap) != 0)
-        goto fail;
-    if (u == 0) {
-        snprintf (err, err_cap, "field 'attempt': must be at least 1");
-        goto fail;
-    }
-    self->attempt = (uint32_t)u;
-    if (cm_msgpack_int (member[F_TS_EX], "ts_ex", &self->extracted_at_ms, err, err_cap) != 0 ||
-        cm_msgpack_int (member[F_TS], "ts", &self->sent_at_ms, err, err_cap) != 0 ||
-        read_src (self, member[F_SRC], err, err_cap) != 0)
-        goto fail;
-    if ((member[F_SOBJECT] &&
-         read_str (member[F_SOBJECT], "sobject", false, &self->sobject, err, err_cap) != 0) ||
-        (member[F_EXTF] &&
-         read_str (member[F_EXTF], "extf", false, &self->ext_id_field, err, err_cap) != 0) ||
-        (member[F_EXTID] &&
-         read_str (member[F_EXTID], "extid", true, &self->ext_id, err, err_cap) != 0) ||
-        (member[F_PAYLOAD] &&
-         read_str (member[F_PAYLOAD], "payload", true, &self->payload, err, err_cap) != 0))
-        goto fail;
-    msgpack_unpacked_destroy (&result);
+    if (seen[F_SOBJECT])
+        self->sobject = put_str (&cursor, &member[F_SOBJECT]);
+    if (seen[F_EXTF])
+        self->ext_id_field = put_str (&cursor, &member[F_EXTF]);
+    if (seen[F_EXTID])
+        self->ext_id = put_str (&cursor, &member[F_EXTID]);
+    if (seen[F_PAYLOAD])
+        self->payload = put_str (&cursor, &member[F_PAYLOAD]);
     return self;
+corrupt:
+    /*  Unreachable after cm_msgpack_check; kept so the decoder is total on its own. */
+    snprintf (err, err_cap, "msgpack decode failed (parse error)");
 fail:
-    msgpack_unpacked_destroy (&result);
     cm_envelope_destroy (&self);
     return NULL;
+}
+
+cm_envelope_t *
+cm_envelope_decode (const void *data, size_t size, char *err, size_t err_cap)
+{
+    return decode (data, size, false, err, err_cap);
+}
+
+cm_envelope_t *
+cm_envelope_decode_lean (const void *data, size_t size, char *err, size_t err_cap)
+{
+    return decode (data, size, true, err, err_cap);
 }

@@ -3,6 +3,9 @@
     A plain value type: every string is owned by the envelope and freed by
     cm_envelope_destroy. The extractor fills the identity and the source record; the
     transformer adds the target (sObject, external ID, payload JSON); the loader reads it.
+    Callers read the members and may change the scalars (attempt, sent_at_ms, ...); strings
+    and fields change only through the functions below (a decoded envelope keeps them in
+    one allocation, see cm_envelope_decode).
 
     Wire format: a msgpack map with string keys
       v        uint   format version (CM_ENVELOPE_VERSION)
@@ -54,6 +57,9 @@ typedef struct {
     char *ext_id_field;      /* target external-ID field or NULL */
     char *ext_id;            /* target external-ID value or NULL */
     char *payload;           /* target JSON object text or NULL */
+    size_t arena_size;       /* internal: bytes of the one allocation cm_envelope_decode made,
+                                starting at the envelope itself and holding its fields and
+                                strings (0 for cm_envelope_new); never touch */
 } cm_envelope_t;
 
 /*  Creates an envelope with a fresh id, attempt 1 and timestamps now. Copies the strings.
@@ -83,7 +89,19 @@ int cm_envelope_set_target (cm_envelope_t *self, const char *sobject, const char
 int cm_envelope_encode (const cm_envelope_t *self, char **data, size_t *size);
 
 /*  Decodes untrusted bytes. Returns a new envelope, or NULL with a specific reason in err
-    (e.g. "field 'tenant': expected str, got int"). Never crashes on any input. */
+    (e.g. "field 'tenant': expected str, got int"). Never crashes on any input.
+    The envelope, its fields array and all its strings are one allocation (sized from the
+    input: never more than the envelope, the fields and size bytes), freed by
+    cm_envelope_destroy; cm_envelope_add_field and cm_envelope_set_target still work on it
+    (they allocate what they add). */
 cm_envelope_t *cm_envelope_decode (const void *data, size_t size, char *err, size_t err_cap);
+
+/*  As cm_envelope_decode, but leaves the source record out: src must still be present and
+    a map of at most CM_ENVELOPE_MAX_FIELDS entries (and the whole input well-formed), but
+    its entries are neither checked nor copied, and the envelope has field_count 0. For a
+    consumer that never reads the source fields and forwards the original bytes rather than
+    re-encoding (the loader): re-encoding a lean envelope would drop src, and its
+    cm_envelope_field answers NULL. */
+cm_envelope_t *cm_envelope_decode_lean (const void *data, size_t size, char *err, size_t err_cap);
 
 #endif

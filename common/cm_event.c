@@ -285,6 +285,49 @@ static const char *s_members[E_COUNT] = {
     "sobj", "extid", "sfid", "created", "class",  "code",   "msg", "fields", "http",    "env"};
 #define E_REQUIRED E_SOBJ /* members before this one are required */
 
+/*  The member a map key names, or -1: one switch on the length and the first byte, then
+    one compare (the decoder sees every key of every event). */
+static int
+member_of (const msgpack_object *k)
+{
+    const char *p = k->via.str.ptr;
+    uint32_t n = k->via.str.size;
+    int f = -1;
+    if (n == 0 || n > 7)
+        return -1;
+    switch (n) {
+    case 1:
+        f = p[0] == 'v' ? E_V : -1;
+        break;
+    case 2:
+        f = p[0] == 'a' ? E_AT : -1;
+        break;
+    case 3:
+        f = p[0] == 'o'   ? E_OUT
+            : p[0] == 'e' ? (p[1] == 'i' ? E_EID : E_ENV)
+            : p[0] == 'k' ? E_KEY
+            : p[0] == 'm' ? E_MSG
+                          : -1;
+        break;
+    case 4:
+        f = p[0] == 'h'   ? (p[1] == 'a' ? E_HASH : E_HTTP)
+            : p[0] == 's' ? (p[1] == 'o' ? E_SOBJ : E_SFID)
+            : p[0] == 'c' ? E_CODE
+                          : -1;
+        break;
+    case 5:
+        f = p[0] == 's' ? E_STAGE : p[0] == 'e' ? E_EXTID : p[0] == 'c' ? E_CLASS : -1;
+        break;
+    case 6:
+        f = p[0] == 't' ? E_TENANT : p[0] == 'e' ? E_ENTITY : p[0] == 'f' ? E_FIELDS : -1;
+        break;
+    case 7:
+        f = p[0] == 'a' ? E_ATTEMPT : p[0] == 'c' ? E_CREATED : -1;
+        break;
+    }
+    return f >= 0 && memcmp (p, s_members[f], n) == 0 && s_members[f][n] == '\0' ? f : -1;
+}
+
 cm_event_t *
 cm_event_decode (const void *data, size_t size, char *err, size_t err_cap)
 {
@@ -316,14 +359,14 @@ cm_event_decode (const void *data, size_t size, char *err, size_t err_cap)
                       cm_msgpack_type_name (k));
             goto fail;
         }
-        for (int f = 0; f < E_COUNT; f++)
-            if (cm_msgpack_str_is (k, s_members[f])) {
-                if (m[f]) {
-                    snprintf (err, err_cap, "field '%s': duplicate", s_members[f]);
-                    goto fail;
-                }
-                m[f] = &map->ptr[i].val;
+        int f = member_of (k);
+        if (f >= 0) {
+            if (m[f]) {
+                snprintf (err, err_cap, "field '%s': duplicate", s_members[f]);
+                goto fail;
             }
+            m[f] = &map->ptr[i].val;
+        }
     }
     for (int f = 0; f < E_REQUIRED; f++)
         if (!m[f]) {

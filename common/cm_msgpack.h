@@ -29,6 +29,24 @@ const char *cm_msgpack_type_name (const msgpack_object *o);
 /*  True when o is a str equal to name. */
 bool cm_msgpack_str_is (const msgpack_object *o, const char *name);
 
+/*  Reads the object that starts at data[*pos] without allocating, and advances *pos past
+    what it read. Scalars, str, bin and ext are read whole (str/bin/ext point into data);
+    for an array or a map only the header is read: o->via.array.size / o->via.map.size hold
+    the element / entry count and ptr is NULL, and *pos is left at the first element. Total
+    on any input: returns 0, or -1 when the bytes are truncated or invalid (*pos unchanged).
+    A decoder walks data that passed cm_msgpack_check with this and cm_msgpack_skip, instead
+    of building the whole tree with msgpack_unpack_next (one zone allocation per message). */
+int cm_msgpack_read (const void *data, size_t size, size_t *pos, msgpack_object *o);
+
+/*  Skips one whole object (with everything nested in it) that starts at data[*pos].
+    Returns 0, or -1 when the bytes are truncated or invalid. Iterative: no recursion. */
+int cm_msgpack_skip (const void *data, size_t size, size_t *pos);
+
+/*  Checks that o is a str of at most max bytes without NUL bytes inside (so it can be
+    copied into a C string). Returns 0, or -1 with "field 'F': ..." in err. */
+int cm_msgpack_str_check (const msgpack_object *o, const char *field, size_t max, char *err,
+                          size_t err_cap);
+
 /*  Copies the str o (at most max bytes, no NUL bytes inside) into a malloc'd
     NUL-terminated string. Returns it, or NULL with "field 'F': ..." in err. */
 char *cm_msgpack_strdup (const msgpack_object *o, const char *field, size_t max, char *err,

@@ -5,8 +5,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
-#define CM_STORE_CACHE_BYTES (32u * 1024 * 1024) /* block cache per store */
+/*  Memory per store (issue 8: peak RSS under 64 MiB per process). The defaults (64 MiB
+    memtables, index and filter blocks outside any cache) let one store grow past 100 MiB
+    during a backfill; these bound it to about 2 x 4 MiB of memtables plus an 8 MiB cache
+    that also holds the index and filter blocks. */
+#define CM_STORE_CACHE_BYTES        (8u * 1024 * 1024) /* block cache per store */
+#define CM_STORE_WRITE_BUFFER_BYTES (4u * 1024 * 1024) /* one memtable */
+#define CM_STORE_FILE_BYTES         (8u * 1024 * 1024) /* SST files of level 1 and up */
+#define CM_STORE_WRITE_BUFFERS      2                  /* memtables at most (1 active) */
+#define CM_STORE_BLOOM_BITS         10                 /* bloom filter bits per key */
+
+/*  Full disk. A write needs its own size (twice: WAL, then SST) plus room for a memtable
+    flush; with less free space it is refused with "No space left on device" before RocksDB
+    tries it. RocksDB must not meet ENOSPC on its write-ahead log: after a failed log write
+    it cannot write again (some builds abort on the next write), so the store also refuses
+    every write after the first failed one, and the process must stop. */
+#define CM_STORE_SPACE_RESERVE (CM_STORE_WRITE_BUFFER_BYTES + 256u * 1024)
 
 struct cm_store_t {
     rocksdb_t *db;                              /* the open database */
@@ -18,6 +34,7 @@ struct cm_store_t {
     rocksdb_writeoptions_t *write_async;        /* writes that do not */
     char *path;                                 /* database directory */
     bool read_only;                             /* opened read-only */
+    bool write_failed;                          /* a write failed: no more writes */
     char error[512];                            /* last error, "" when none */
 };
 
@@ -54,6 +71,17 @@ cm_store_open (const char *path, bool read_only, char *err, size_t err_cap)
     self->write_sync = rocksdb_writeoptions_create ();
     self->write_async = rocksdb_writeoptions_create ();
     rocksdb_block_based_options_set_block_cache (self->table, self->cache);
+    /* index and filter blocks are charged to the cache (bounded), L0 ones pinned (hot) */
+    rocksdb_block_based_options_set_cache_index_and_filter_blocks (self->table, 1);
+    rocksdb_block_based_options_set_pin_l0_filter_and_index_blocks_in_cache (self->table, 1);
+    /* point reads (dead letters, parents, record hashes) mostly miss: a bloom filter
+       answers those without reading a data block; the table options own the policy */
+    rocksdb_block_based_options_set_filter_policy (
+        self->table, rocksdb_filterpolicy_create_bloom_full (CM_STORE_BLOOM_BITS));
+    rocksdb_options_set_write_buffer_size (self->options, CM_STORE_WRITE_BUFFER_BYTES);
+    rocksdb_options_set_max_write_buffer_number (self->options, CM_STORE_WRITE_BUFFERS);
+    /* smaller compaction outputs: a compaction's builders hold less at a time */
+    rocksdb_options_set_target_file_size_base (self->options, CM_STORE_FILE_BYTES);
     rocksdb_options_set_block_based_table_factory (self->options, self->table);
     rocksdb_options_set_create_if_missing (self->options, read_only ? 0 : 1);
     rocksdb_options_set_compression (self->options, rocksdb_lz4_compression);
@@ -89,7 +117,7 @@ cm_store_destroy (cm_store_t **self_p)
         return;
     cm_store_t *self = *self_p;
     if (self->db) {
-        if (!self->read_only) {
+        if (!self->read_only && !self->write_failed) {
             rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create ();
             rocksdb_flushoptions_set_wait (fo, 1);
             char *rerr = NULL;
@@ -155,13 +183,97 @@ cm_store_get (cm_store_t *self, const char *key, size_t klen, char **val, size_t
 }
 
 int
+cm_store_multi_get (cm_store_t *self, size_t n, const char *const *keys, const size_t *klens,
+                    char **vals, size_t *vlens)
+{
+    self->error[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        vals[i] = NULL;
+        vlens[i] = 0;
+    }
+    if (n == 0)
+        return 0;
+    char **errs = calloc (n, sizeof *errs); /* per-key RocksDB errors (NULL: none) */
+    if (!errs) {
+        snprintf (self->error, sizeof self->error, "store %s: multi get: out of memory",
+                  self->path);
+        return -1;
+    }
+    /* RocksDB's own (unterminated) values land in vals first, then are replaced by copies */
+    rocksdb_multi_get (self->db, self->read, n, keys, klens, vals, vlens, errs);
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (errs[i]) {
+            if (rc == 0)
+                fail_with (self, "multi get", errs[i]);
+            else
+                rocksdb_free (errs[i]);
+            rc = -1;
+        }
+        if (!vals[i])
+            continue;
+        char *copy = rc == 0 ? malloc (vlens[i] + 1) : NULL;
+        if (copy) {
+            memcpy (copy, vals[i], vlens[i]);
+            copy[vlens[i]] = '\0';
+        } else if (rc == 0) {
+            snprintf (self->error, sizeof self->error, "store %s: multi get: out of memory",
+                      self->path);
+            rc = -1;
+        }
+        rocksdb_free (vals[i]);
+        vals[i] = copy;
+    }
+    if (rc != 0) {
+        for (size_t i = 0; i < n; i++) {
+            free (vals[i]);
+            vals[i] = NULL;
+            vlens[i] = 0;
+        }
+    }
+    free (errs);
+    return rc;
+}
+
+/*  0 when a write of `bytes` may go ahead, -1 with the error set when the store is stopped
+    by an earlier write error or the disk is (nearly) full. */
+static int
+write_guard (cm_store_t *self, const char *what, size_t bytes)
+{
+    if (self->write_failed) {
+        if (!self->error[0])
+            snprintf (self->error, sizeof self->error,
+                      "store %s: %s refused: an earlier write failed; restart the process",
+                      self->path, what);
+        return -1;
+    }
+    struct statvfs vfs;
+    if (statvfs (self->path, &vfs) != 0)
+        return 0; /* no answer: RocksDB will say */
+    unsigned long long avail = (unsigned long long)vfs.f_bavail * vfs.f_frsize;
+    unsigned long long need = 2ull * bytes + CM_STORE_SPACE_RESERVE;
+    if (avail >= need)
+        return 0;
+    snprintf (self->error, sizeof self->error,
+              "store %s: %s: No space left on device (%llu KiB free, a write of %zu bytes needs "
+              "%llu KiB); free space under %s and restart",
+              self->path, what, avail / 1024, bytes, need / 1024, self->path);
+    self->write_failed = true;
+    return -1;
+}
+
+int
 cm_store_put (cm_store_t *self, const char *key, size_t klen, const void *val, size_t vlen,
               bool sync)
 {
     self->error[0] = '\0';
+    if (write_guard (self, "put", klen + vlen) != 0)
+        return -1;
     char *rerr = NULL;
     rocksdb_put (self->db, sync ? self->write_sync : self->write_async, key, klen, val, vlen,
                  &rerr);
+    if (rerr)
+        self->write_failed = true;
     return rerr ? fail_with (self, "put", rerr) : 0;
 }
 
@@ -169,8 +281,12 @@ int
 cm_store_delete (cm_store_t *self, const char *key, size_t klen, bool sync)
 {
     self->error[0] = '\0';
+    if (write_guard (self, "delete", klen) != 0)
+        return -1;
     char *rerr = NULL;
     rocksdb_delete (self->db, sync ? self->write_sync : self->write_async, key, klen, &rerr);
+    if (rerr)
+        self->write_failed = true;
     return rerr ? fail_with (self, "delete", rerr) : 0;
 }
 
@@ -221,10 +337,16 @@ int
 cm_store_batch_commit (cm_store_t *self, cm_store_batch_t *batch, bool sync)
 {
     self->error[0] = '\0';
+    size_t bytes = 0;
+    rocksdb_writebatch_data (batch->wb, &bytes);
+    if (write_guard (self, "batch write", bytes) != 0)
+        return -1;
     char *rerr = NULL;
     rocksdb_write (self->db, sync ? self->write_sync : self->write_async, batch->wb, &rerr);
-    if (rerr)
+    if (rerr) {
+        self->write_failed = true;
         return fail_with (self, "batch write", rerr);
+    }
     rocksdb_writebatch_clear (batch->wb);
     return 0;
 }

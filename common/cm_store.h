@@ -24,6 +24,14 @@ const char *cm_store_error (const cm_store_t *self);
     0 when absent, -1 on error. */
 int cm_store_get (cm_store_t *self, const char *key, size_t klen, char **val, size_t *vlen);
 
+/*  Reads n keys with one RocksDB call (rocksdb_multi_get: one consistent view for all).
+    Sets vals[i] to a malloc'd value (NUL-terminated beyond vlens[i]; caller frees) or to
+    NULL when key i is absent (vlens[i] = 0); an empty value is found (non-NULL, length 0).
+    Returns 0, or -1 on an error (the first failed key's message in cm_store_error, every
+    vals[i] NULL). n = 0 reads nothing and returns 0. */
+int cm_store_multi_get (cm_store_t *self, size_t n, const char *const *keys, const size_t *klens,
+                        char **vals, size_t *vlens);
+
 /*  Writes key=val (sync: fsync the WAL before returning). Returns 0 or -1. */
 int cm_store_put (cm_store_t *self, const char *key, size_t klen, const void *val, size_t vlen,
                   bool sync);

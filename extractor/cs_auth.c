@@ -12,16 +12,21 @@
 #define CS_AUTH_DEFAULT_TTL_S 7200 /* when the server omits expires_in (Infor default) */
 
 struct cs_auth_t {
-    const cs_ionapi_t *ionapi;       /* credentials (borrowed) */
-    cm_http_t *http;                 /* HTTP client (borrowed) */
-    const cm_retry_policy_t *policy; /* retry policy for token calls (borrowed) */
-    int64_t margin_ms;               /* renew this long before expiry */
-    cm_token_t token;                /* current token, if any */
-    uint64_t requests;               /* token requests sent */
-    int64_t refused_until_ms;        /* no password grant before this (mono ms) */
-    int64_t refused_wait_ms;         /* the current cool-down after a refusal */
-    char refused[512];               /* why the credentials were refused */
-    int64_t renewed_at_ms;           /* when a 401 last threw the token away (mono ms) */
+    const cs_ionapi_t *ionapi;          /* credentials (borrowed) */
+    cm_http_t *http;                    /* HTTP client (borrowed) */
+    const cm_retry_policy_t *policy;    /* retry policy for token calls (borrowed) */
+    int64_t margin_ms;                  /* renew this long before expiry */
+    cm_token_t token;                   /* current token, if any */
+    uint64_t requests;                  /* token requests sent */
+    int64_t refused_until_ms;           /* no password grant before this (mono ms) */
+    int64_t refused_wait_ms;            /* the current cool-down after a refusal */
+    char refused[512];                  /* why the credentials were refused */
+    int64_t renewed_at_ms;              /* when a 401 last threw the token away (mono ms) */
+    uint64_t granted;                   /* token requests that succeeded */
+    uint64_t renewals;                  /* ... after the first one (atomic: metrics thread) */
+    int64_t granted_at_ms;              /* wall clock of the last success, 0 = never */
+    int64_t failed_at_ms;               /* wall clock of the last failure, 0 = never */
+    char last_error[CS_AUTH_MAX_ERROR]; /* its reason */
 };
 
 cs_auth_t *
@@ -125,12 +130,18 @@ s_request (cs_auth_t *self, const char *grant, char *form, char *err, size_t err
         }
         cm_token_clear (&self->token);
         self->token = fresh;
+        if (self->granted++ > 0)
+            __atomic_add_fetch (&self->renewals, 1, __ATOMIC_RELAXED);
+        self->granted_at_ms = cm_now_ms ();
         cm_info ("EXT_TOKEN", "tenant=%s grant=%s ttl_s=%lld requests=%llu",
                  cs_ionapi_tenant (self->ionapi), grant,
                  (long long)((fresh.expires_at_ms - fresh.issued_at_ms) / 1000),
                  (unsigned long long)cs_auth_requests (self));
-    } else
+    } else {
         cm_token_clear (&fresh);
+        self->failed_at_ms = cm_now_ms ();
+        snprintf (self->last_error, sizeof self->last_error, "%s", err);
+    }
     return rc;
 }
 
@@ -220,4 +231,26 @@ uint64_t
 cs_auth_requests (const cs_auth_t *self)
 {
     return __atomic_load_n (&self->requests, __ATOMIC_RELAXED);
+}
+
+uint64_t
+cs_auth_renewals (const cs_auth_t *self)
+{
+    return __atomic_load_n (&self->renewals, __ATOMIC_RELAXED);
+}
+
+void
+cs_auth_status (const cs_auth_t *self, cs_auth_status_t *out)
+{
+    memset (out, 0, sizeof *out);
+    out->cached = self->token.access_token != NULL;
+    if (out->cached) {
+        int64_t left = self->token.expires_at_ms - cm_mono_ms ();
+        out->expires_at_ms = cm_now_ms () + (left > 0 ? left : 0);
+    }
+    out->last_renewal_ms = self->granted_at_ms;
+    out->last_error_ms = self->failed_at_ms;
+    snprintf (out->last_error, sizeof out->last_error, "%s", self->last_error);
+    out->requests = cs_auth_requests (self);
+    out->renewals = cs_auth_renewals (self);
 }

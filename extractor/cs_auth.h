@@ -24,6 +24,7 @@
 #define CS_AUTH_REFUSED_MIN_MS 60000   /* first cool-down after refused credentials */
 #define CS_AUTH_REFUSED_MAX_MS 3600000 /* longest cool-down */
 #define CS_AUTH_RENEW_GUARD_MS 30000   /* a 401 renews the token at most this often */
+#define CS_AUTH_MAX_ERROR      512     /* longest remembered token error */
 
 typedef struct cs_auth_t cs_auth_t;
 
@@ -50,6 +51,24 @@ bool cs_auth_invalidate (cs_auth_t *self);
 /*  Number of token requests sent so far (password and refresh grants). Safe to call from
     another thread (e.g. a metrics sampler). */
 uint64_t cs_auth_requests (const cs_auth_t *self);
+
+/*  Tokens obtained after the first one (a refresh, or a new grant after expiry or a 401).
+    Safe to call from another thread. */
+uint64_t cs_auth_renewals (const cs_auth_t *self);
+
+/*  What an operator may see of the token (never the token itself). */
+typedef struct {
+    bool cached;                        /* a token is held */
+    int64_t expires_at_ms;              /* wall clock when it expires (when cached) */
+    int64_t last_renewal_ms;            /* wall clock of the last token obtained, 0 = never */
+    int64_t last_error_ms;              /* wall clock of the last failed request, 0 = never */
+    char last_error[CS_AUTH_MAX_ERROR]; /* its reason (no credentials), "" when none */
+    uint64_t requests;                  /* token requests sent */
+    uint64_t renewals;                  /* cs_auth_renewals */
+} cs_auth_status_t;
+
+/*  Fills out (call from the thread that uses the cache). */
+void cs_auth_status (const cs_auth_t *self, cs_auth_status_t *out);
 
 /*  Builds the password-grant form body, every value form-encoded. Returns a malloc'd
     string (caller wipes and frees) or NULL. Exposed for tests. */

@@ -16,8 +16,9 @@
 #define CS_IDO_MAX_HEADER 8192         /* Authorization header capacity */
 
 typedef struct {
-    char *name;  /* property name */
-    char *value; /* value as text, never NULL */
+    const char *name;  /* property name (borrowed from the page's JSON tree) */
+    const char *value; /* value as text, never NULL (borrowed, or owned when `owned`) */
+    bool owned;        /* value was allocated (a number or nested JSON printed as text) */
 } s_prop_t;
 
 typedef struct {
@@ -26,6 +27,7 @@ typedef struct {
 } s_item_t;
 
 struct cs_ido_page_t {
+    cJSON *root;     /* the parsed response: names and string values point into it */
     s_item_t *items; /* the page's items */
     size_t count;    /* number of items */
     char *bookmark;  /* Bookmark, or NULL */
@@ -38,6 +40,7 @@ struct cs_ido_t {
     cm_http_t *http;                 /* HTTP client (borrowed) */
     cs_auth_t *auth;                 /* token cache (borrowed) */
     const cm_retry_policy_t *policy; /* retries (borrowed) */
+    uint64_t requests;               /* IDO requests sent (atomic: metrics thread) */
 };
 
 /*  Appends "&name=<encoded value>" (no '&' when first) to a growing buffer. */
@@ -104,14 +107,14 @@ cs_ido_page_destroy (cs_ido_page_t **self_p)
         return;
     cs_ido_page_t *self = *self_p;
     for (size_t i = 0; i < self->count; i++) {
-        for (size_t j = 0; j < self->items[i].count; j++) {
-            free (self->items[i].props[j].name);
-            free (self->items[i].props[j].value);
-        }
+        for (size_t j = 0; j < self->items[i].count; j++)
+            if (self->items[i].props[j].owned)
+                free ((char *)self->items[i].props[j].value);
         free (self->items[i].props);
     }
     free (self->items);
     free (self->bookmark);
+    cJSON_Delete (self->root);
     free (self);
     *self_p = NULL;
 }
@@ -126,18 +129,22 @@ s_body_error (const char *what, const char *body, size_t len, char *err, size_t 
 }
 
 /*  The text form of a JSON value: strings as they are, numbers as printed, null as "",
-    booleans as "1"/"0", objects and arrays as compact JSON. NULL on OOM. */
-static char *
-s_value_text (const cJSON *v)
+    booleans as "1"/"0", objects and arrays as compact JSON. Strings and constants are
+    borrowed (from the tree, or static); *owned is set when the text was allocated. NULL on
+    OOM. */
+static const char *
+s_value_text (const cJSON *v, bool *owned)
 {
+    *owned = false;
     if (cJSON_IsString (v))
-        return strdup (v->valuestring ? v->valuestring : "");
+        return v->valuestring ? v->valuestring : "";
     if (cJSON_IsNull (v))
-        return strdup ("");
+        return "";
     if (cJSON_IsTrue (v))
-        return strdup ("1");
+        return "1";
     if (cJSON_IsFalse (v))
-        return strdup ("0");
+        return "0";
+    *owned = true;
     if (cJSON_IsNumber (v)) {
         char num[64];
         double d = v->valuedouble;
@@ -170,8 +177,8 @@ s_parse_item (const cJSON *obj, size_t index, s_item_t *item, char *err, size_t 
     cJSON_ArrayForEach (v, obj)
     {
         s_prop_t *p = &item->props[item->count];
-        p->name = strdup (v->string ? v->string : "");
-        p->value = s_value_text (v);
+        p->name = v->string ? v->string : "";
+        p->value = s_value_text (v, &p->owned);
         item->count++;
         if (!p->name || !p->value) {
             snprintf (err, err_cap, "out of memory");
@@ -278,7 +285,7 @@ cs_ido_parse (const char *body, size_t len, char *err, size_t err_cap)
     const cJSON *more = cJSON_GetObjectItemCaseSensitive (root, "MoreRowsExist");
     self->more = cJSON_IsTrue (more) || (cJSON_IsString (more) && more->valuestring &&
                                          strcasecmp (more->valuestring, "true") == 0);
-    cJSON_Delete (root);
+    self->root = root; /* the items' names and values point into it */
     return self;
 
 fail:
@@ -404,6 +411,7 @@ cs_ido_load (cs_ido_t *self, const cs_ido_query_t *query, cs_ido_page_t **page, 
         snprintf (auth_hdr, CS_IDO_MAX_HEADER, "Authorization: Bearer %s", token);
         const char *headers[] = {auth_hdr, cfg_hdr, "Accept: application/json", NULL};
         cm_http_request_t req = {.method = "GET", .url = url, .headers = headers};
+        __atomic_add_fetch (&self->requests, 1, __ATOMIC_RELAXED);
         int hrc = cm_http_perform (self->http, &req, &resp);
         sodium_memzero (auth_hdr, CS_IDO_MAX_HEADER);
 
@@ -470,4 +478,10 @@ cs_ido_load_fn (void *self, const cs_ido_query_t *query, cs_ido_page_t **page, c
                 size_t err_cap)
 {
     return cs_ido_load ((cs_ido_t *)self, query, page, err, err_cap);
+}
+
+uint64_t
+cs_ido_requests (const cs_ido_t *self)
+{
+    return __atomic_load_n (&self->requests, __ATOMIC_RELAXED);
 }

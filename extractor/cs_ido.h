@@ -73,6 +73,9 @@ void cs_ido_destroy (cs_ido_t **self_p);
 int cs_ido_load (cs_ido_t *self, const cs_ido_query_t *query, cs_ido_page_t **page, char *err,
                  size_t err_cap);
 
+/*  IDO requests sent so far (every HTTP attempt of cs_ido_load). Any thread. */
+uint64_t cs_ido_requests (const cs_ido_t *self);
+
 /*  Same as cs_ido_load with a void * client, so it can be used as a page loader callback. */
 int cs_ido_load_fn (void *self, const cs_ido_query_t *query, cs_ido_page_t **page, char *err,
                     size_t err_cap);

@@ -99,7 +99,7 @@ ex_lease_stage (ex_state_t *state, const cm_envelope_t *env, int64_t now_ms)
         free (bytes);
         return -1;
     }
-    cm_store_batch_put (ex_state_batch (state), k, (size_t)klen, val, vsize);
+    ex_state_stage_put (state, k, (size_t)klen, val, vsize);
     free (bytes);
     free (val);
     return 0;
@@ -125,6 +125,7 @@ ex_lease_changed (ex_state_t *state, const char *entity, const char *key, const 
     if (rc < 0) {
         snprintf (err, err_cap, "%s: reading the pending entry of %s %s: %s", ex_state_path (state),
                   entity, key, cm_store_error (ex_state_store (state)));
+        ex_state_fail (state, "%s", err);
         return -1;
     }
     if (rc == 0)
@@ -268,7 +269,12 @@ ex_lease_handle_confirm (ex_lease_t *self, const void *data, size_t size, int64_
         else {
             cm_store_batch_delete (b, k, (size_t)klen);
             cm_store_batch_put (b, hk, (size_t)hlen, c->hash, strlen (c->hash));
-            rc = cm_store_batch_commit (store, b, false) ? -1 : 1;
+            char serr[512];
+            rc =
+                ex_state_check_space (self->state, (size_t)(klen + hlen) + 64, serr, sizeof serr) ||
+                        cm_store_batch_commit (store, b, false)
+                    ? -1
+                    : 1;
             cm_store_batch_destroy (&b);
         }
     } else
@@ -278,8 +284,8 @@ ex_lease_handle_confirm (ex_lease_t *self, const void *data, size_t size, int64_
     if (rc == 1)
         self->confirmed++;
     if (rc < 0)
-        cm_error ("EXT_STATE_ERROR", "op=confirm tenant=%s entity=%s key=%s error=\"%s\"",
-                  self->tenant, c->entity, c->key, cm_store_error (store));
+        ex_state_fail (self->state, "%s: confirming %s %s (pending entry and hash): %s",
+                       ex_state_path (self->state), c->entity, c->key, cm_store_error (store));
 out:
     cm_confirm_destroy (&c);
     return rc;
@@ -373,13 +379,17 @@ s_reemit_one (ex_lease_t *self, const char *k, int64_t now_ms)
     if (got < 0)
         rc = -1;
     else if (got == 1 && strcmp (hash, hash2) == 0 && at == at2 && attempt == attempt2)
-        rc = cm_store_put (store, k, strlen (k), nval, nsize, false) ? -1 : 1;
+        rc = ex_state_check_space (self->state, strlen (k) + nsize, err, sizeof err) ||
+                     cm_store_put (store, k, strlen (k), nval, nsize, false)
+                 ? -1
+                 : 1;
     else
         rc = 1; /* emitted; meanwhile confirmed or replaced by a newer version */
     ex_state_unlock (self->state);
 out:
     if (rc < 0)
-        cm_error ("EXT_STATE_ERROR", "op=lease key=%s error=\"%s\"", k, cm_store_error (store));
+        ex_state_fail (self->state, "%s: re-emitting the pending entry %s: %s",
+                       ex_state_path (self->state), k, cm_store_error (store));
     cm_envelope_destroy (&env);
     free (val);
     free (val2);
@@ -398,8 +408,11 @@ ex_lease_reemit (ex_lease_t *self, int64_t now_ms)
     if (!sc.keys)
         return 0;
     int rc = 0;
-    if (cm_store_scan (ex_state_store (self->state), "l/", 2, NULL, 0, s_expired, &sc))
+    if (cm_store_scan (ex_state_store (self->state), "l/", 2, NULL, 0, s_expired, &sc)) {
+        ex_state_fail (self->state, "%s: reading the pending entries: %s",
+                       ex_state_path (self->state), cm_store_error (ex_state_store (self->state)));
         rc = -1;
+    }
     for (size_t i = 0; i < sc.count; i++) {
         if (rc >= 0 && !atomic_load (&self->stop)) {
             int one = s_reemit_one (self, sc.keys[i], now_ms);

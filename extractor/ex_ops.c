@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ex_state.h"
+
 #define EX_OPS_ENTITIES 8 /* entities with their own series */
 
 struct ex_ops_t {
@@ -18,6 +20,10 @@ struct ex_ops_t {
     cm_metric_t *tokens;                   /* token_requests_total{system="cloudsuite"} */
     cm_metric_t *dropped;                  /* errors_total{class="event_dropped"} */
     cm_metric_t *emit_failed;              /* errors_total{class="emit_failed"} */
+    cm_metric_t *renewals;                 /* token_renewals_total{system="cloudsuite"} */
+    cm_metric_t *ido;                      /* api_calls_total{system="cloudsuite"} */
+    cm_metric_t *last_ok[EX_TENANT_ENTITIES]; /* last_successful_poll_seconds per entity */
+    cm_metric_t *store_failed;             /* state_store_failed (0 / 1) */
 };
 
 //  Copies text into a label value: quotes, backslashes and control bytes dropped.
@@ -39,10 +45,30 @@ s_sample (void *arg)
     ex_ops_t *self = arg;
     cm_metric_set (self->tokens, (int64_t) ex_tenant_token_requests (self->tenant));
     cm_metric_set (self->dropped, (int64_t) ex_output_events_dropped (self->out));
+    cm_metric_set (self->renewals, (int64_t) ex_tenant_token_renewals (self->tenant));
+    cm_metric_set (self->ido, (int64_t) ex_tenant_ido_requests (self->tenant));
+    for (size_t i = 0; i < ex_tenant_entity_count (self->tenant) && i < EX_TENANT_ENTITIES; i++)
+        cm_metric_set (self->last_ok[i], ex_tenant_last_ok_s (self->tenant, i));
+    cm_metric_set (self->store_failed, ex_state_failed (ex_tenant_state (self->tenant)));
+}
+
+//  Health: the state store (a failed write or read stops the process; until it is gone,
+//  /health says why). The transformer peer is watched by cm_daemon_watch_peers.
+static int
+s_health (void *arg, char *why, size_t why_cap)
+{
+    ex_ops_t *self = arg;
+    ex_state_t *state = ex_tenant_state (self->tenant);
+    if (!ex_state_failed (state))
+        return 0;
+    char failure[512];
+    ex_state_failure (state, failure, sizeof failure);
+    snprintf (why, why_cap, "state store failed: %s", failure);
+    return -1;
 }
 
 ex_ops_t *
-ex_ops_new (cm_daemon_t *daemon, ex_tenant_t *tenant, ex_output_t *out)
+ex_ops_new (cm_daemon_t *daemon, ex_tenant_t *tenant, ex_output_t *out, int peer_grace_s)
 {
     ex_ops_t *self = calloc (1, sizeof *self);
     if (!self)
@@ -64,7 +90,27 @@ ex_ops_new (cm_daemon_t *daemon, ex_tenant_t *tenant, ex_output_t *out)
                                         "stage=\"extractor\",class=\"event_dropped\"");
     self->emit_failed = cm_metrics_counter (m, "errors_total", "Errors by class",
                                             "stage=\"extractor\",class=\"emit_failed\"");
+    snprintf (labels, sizeof labels, "system=\"cloudsuite\",tenant=\"%s\"", self->tenant_label);
+    self->renewals = cm_metrics_counter (m, "token_renewals_total",
+                                         "Tokens renewed (refreshed or granted again)", labels);
+    self->ido = cm_metrics_counter (m, "api_calls_total", "API calls per system", labels);
+    for (size_t i = 0; i < ex_tenant_entity_count (tenant) && i < EX_TENANT_ENTITIES; i++) {
+        char name[32];
+        s_label_value (ex_tenant_entity (tenant, i), name, sizeof name);
+        snprintf (labels, sizeof labels, "tenant=\"%s\",entity=\"%s\"", self->tenant_label,
+                  name);
+        self->last_ok[i] = cm_metrics_gauge (
+            m, "last_successful_poll_seconds",
+            "Start of the last successful poll per tenant and entity (unix seconds, 0 never)",
+            labels);
+    }
+    self->store_failed = cm_metrics_gauge (m, "state_store_failed",
+                                           "1 once the state store failed (the process stops)",
+                                           NULL);
+    s_sample (self);
     cm_daemon_add_sampler (daemon, s_sample, self);
+    cm_daemon_add_health (daemon, s_health, self);
+    cm_daemon_watch_peers (daemon, ex_output_data_socket (out), "transformer", peer_grace_s);
     return self;
 }
 

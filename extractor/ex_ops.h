@@ -1,5 +1,9 @@
-/*  ex_ops: the extractor's metrics on cm_daemon: records out per entity (counted as they are
-    handed to ex_output), events dropped, CloudSuite token requests. Wraps ex_output_emit. */
+/*  ex_ops: the extractor's metrics and health on cm_daemon: records out per entity (counted
+    as they are handed to ex_output), events dropped, CloudSuite token requests and renewals,
+    IDO (data) requests, the last successful poll per tenant and entity (unix seconds), and
+    the transformer peer of the PUSH output (peers_connected{peer="transformer"}).
+    /health is unhealthy when the state store failed ("state store failed: <path>: ...") or
+    when no transformer has been connected for peer_grace_s. Wraps ex_output_emit. */
 #ifndef EX_OPS_H
 #define EX_OPS_H
 
@@ -10,9 +14,10 @@
 
 typedef struct ex_ops_t ex_ops_t;
 
-/*  Registers the metrics and a sampler; tenant and out are borrowed and must outlive the
-    daemon. NULL on OOM. */
-ex_ops_t *ex_ops_new (cm_daemon_t *daemon, ex_tenant_t *tenant, ex_output_t *out);
+/*  Registers the metrics, a sampler and the health checks; tenant and out are borrowed and
+    must outlive the daemon. peer_grace_s: unhealthy after this long without a connected
+    transformer (0 = never). NULL on OOM. */
+ex_ops_t *ex_ops_new (cm_daemon_t *daemon, ex_tenant_t *tenant, ex_output_t *out, int peer_grace_s);
 
 /*  An ex_emit_fn: counts the record, then ex_output_emit (arg is the ex_ops_t). */
 int ex_ops_emit (const cm_envelope_t *env, void *arg);

@@ -115,3 +115,9 @@ ex_output_events_dropped (const ex_output_t *self)
 {
     return __atomic_load_n (&self->events_dropped, __ATOMIC_RELAXED);
 }
+
+void *
+ex_output_data_socket (ex_output_t *self)
+{
+    return self->data;
+}

@@ -31,6 +31,9 @@ void ex_output_destroy (ex_output_t **self_p);
     when not (stop requested, encoding failed, socket error). arg is the ex_output_t. */
 int ex_output_emit (const cm_envelope_t *env, void *arg);
 
+/*  The data socket (PUSH to the transformer), for a connection monitor. Borrowed. */
+void *ex_output_data_socket (ex_output_t *self);
+
 /*  Envelopes sent and events dropped so far. Safe to call from another thread. */
 uint64_t ex_output_sent (const ex_output_t *self);
 uint64_t ex_output_events_dropped (const ex_output_t *self);

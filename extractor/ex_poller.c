@@ -1,6 +1,7 @@
 /*  ex_poller: one incremental poll of one entity. See ex_poller.h. */
 #include "ex_poller.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "ex_lease.h"
 
 #define EX_POLLER_MAX_NAME 128 /* longest IDO or property name */
+#define EX_POLLER_LOOKUP   32  /* records whose stored state is read in one store call */
 
 struct ex_poller_t {
     char *tenant;      /* tenant id for envelopes */
@@ -309,55 +311,145 @@ oom:
     return NULL;
 }
 
-/*  Reads and emits one page. Returns 0 or -1 (err). Updates *max_ms with the largest
-    watermark of the page. Staged state is left for the caller to commit or discard. */
-static int
-s_page (ex_poller_t *self, const cs_ido_page_t *page, ex_emit_fn *emit, void *emit_arg,
-        ex_poll_stats_t *stats, int64_t *max_ms, char *err, size_t err_cap)
+/*  True when a pending entry (ex_lease.h: "<hash> <emitted_at_ms> <attempt>\n" + the
+    envelope) holds hash. A corrupt header never does (the new entry replaces it), as in
+    ex_lease_changed. */
+static bool
+s_pending_same (const char *val, size_t vlen, const char *hash)
 {
-    size_t n = cs_ido_page_size (page);
-    for (size_t i = 0; i < n; i++) {
-        stats->seen++;
-        bool skip = false;
-        cm_envelope_t *env = s_envelope (self, page, i, &skip, err, err_cap);
-        if (!env && skip) {
-            stats->skipped++;
-            continue;
+    const char *nl = memchr (val, '\n', vlen < EX_LEASE_HEADER_MAX ? vlen : EX_LEASE_HEADER_MAX);
+    if (!nl)
+        return false;
+    char head[EX_LEASE_HEADER_MAX + 1], phash[EX_LEASE_HEADER_MAX + 1];
+    size_t hlen = (size_t)(nl - val);
+    memcpy (head, val, hlen);
+    head[hlen] = '\0';
+    int64_t at = 0;
+    unsigned long att = 0;
+    int used = 0;
+    if (sscanf (head, "%32s %" SCNd64 " %lu%n", phash, &at, &att, &used) != 3 ||
+        (size_t)used != hlen || strlen (phash) != 32 || att == 0 || att > UINT32_MAX)
+        return false;
+    return strcmp (phash, hash) == 0;
+}
+
+/*  Decides which of n (<= EX_POLLER_LOOKUP) records changed (changed[i] 1 or 0):
+    unchanged are those whose confirmed hash, or else whose pending hash (the lease owns
+    those), equals the record's: ex_lease_changed's rule, with one store read for the
+    hashes and one for the pending entries of the records whose hash differs. 0, or -1
+    (err). */
+static int
+s_changed (ex_poller_t *self, size_t n, const char *const *keys, const char *const *hashes,
+           int *changed, char *err, size_t err_cap)
+{
+    const char *pkeys[EX_POLLER_LOOKUP]; /* keys of the records whose confirmed hash differs */
+    size_t pidx[EX_POLLER_LOOKUP];       /* their index in keys */
+    char *pvals[EX_POLLER_LOOKUP];       /* their pending entries (NULL: none) */
+    size_t plens[EX_POLLER_LOOKUP];      /* lengths of pvals */
+    size_t pn = 0;                       /* number of them */
+
+    if (ex_state_changed_many (self->state, self->entity, n, keys, hashes, changed, err, err_cap))
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (changed[i]) {
+            pidx[pn] = i;
+            pkeys[pn++] = keys[i];
         }
-        if (!env)
-            return -1;
-        const char *wm = cs_ido_page_get (page, i, self->watermark);
-        int64_t wm_ms;
-        if (wm && cm_time_parse_sql (wm, &wm_ms) == 0) {
-            if (wm_ms > *max_ms)
-                *max_ms = wm_ms;
-        } else
-            cm_warn ("EXT_BAD_WATERMARK", "tenant=%s entity=%s key=%s property=%s value=%s",
-                     self->tenant, self->entity, env->key, self->watermark,
-                     wm ? "unparsable" : "absent");
-        /* unchanged: the confirmed hash, or the pending one (the lease owns that) */
-        int changed =
-            ex_lease_changed (self->state, self->entity, env->key, env->hash, err, err_cap);
-        if (changed < 0) {
-            cm_envelope_destroy (&env);
-            return -1;
-        }
-        if (changed) {
+    if (ex_state_get_many (self->state, 'l', self->entity, pn, pkeys, pvals, plens, err, err_cap))
+        return -1;
+    for (size_t j = 0; j < pn; j++) {
+        if (pvals[j] && s_pending_same (pvals[j], plens[j], hashes[pidx[j]]))
+            changed[pidx[j]] = 0;
+        free (pvals[j]);
+    }
+    return 0;
+}
+
+/*  Hands on the changed ones of envs[0..count) (destroying every envelope). 0, or -1
+    (err). */
+static int
+s_emit_batch (ex_poller_t *self, cm_envelope_t **envs, size_t count, const int *changed,
+              ex_emit_fn *emit, void *emit_arg, ex_poll_stats_t *stats, char *err, size_t err_cap)
+{
+    int rc = 0;
+    for (size_t j = 0; j < count; j++) {
+        cm_envelope_t *env = envs[j];
+        if (rc == 0 && changed[j]) {
             stats->changed++;
             if (emit (env, emit_arg)) {
                 snprintf (err, err_cap, "could not hand on %s %s", self->entity, env->key);
-                cm_envelope_destroy (&env);
-                return -1;
-            }
-            stats->emitted++;
-            /* pending until the replayer confirms its outcome (docs/delivery.md) */
-            if (ex_lease_stage (self->state, env, cm_now_ms ())) {
-                snprintf (err, err_cap, "record key too long for the state, or the envelope does not encode");
-                cm_envelope_destroy (&env);
-                return -1;
+                rc = -1;
+            } else {
+                stats->emitted++;
+                /* pending until the replayer confirms its outcome (docs/delivery.md) */
+                if (ex_lease_stage (self->state, env, cm_now_ms ())) {
+                    snprintf (err, err_cap,
+                              "record key too long for the state, or the envelope does not "
+                              "encode");
+                    rc = -1;
+                }
             }
         }
-        cm_envelope_destroy (&env);
+        cm_envelope_destroy (&envs[j]);
+    }
+    return rc;
+}
+
+/*  Reads and emits one page. Returns 0 or -1 (err). Updates *max_ms with the largest
+    watermark of the page. Staged state is left for the caller to commit or discard.
+    Records are built EX_POLLER_LOOKUP at a time, so that their stored state is read in one
+    go (s_changed), then the changed ones are emitted in page order; a first backfill
+    (fresh: nothing stored) reads nothing and goes one record at a time. Small groups, not
+    the whole page: holding hundreds of envelopes at once costs more in malloc than the
+    lookups it would save. */
+static int
+s_page (ex_poller_t *self, const cs_ido_page_t *page, bool fresh, ex_emit_fn *emit, void *emit_arg,
+        ex_poll_stats_t *stats, int64_t *max_ms, char *err, size_t err_cap)
+{
+    size_t n = cs_ido_page_size (page);
+    size_t group = fresh ? 1 : EX_POLLER_LOOKUP;
+    cm_envelope_t *envs[EX_POLLER_LOOKUP]; /* a group of records, usable keys only */
+    const char *keys[EX_POLLER_LOOKUP];    /* their keys */
+    const char *hashes[EX_POLLER_LOOKUP];  /* their content hashes */
+    int changed[EX_POLLER_LOOKUP];         /* 1: emit */
+    size_t i = 0;
+    while (i < n) {
+        size_t count = 0;
+        for (; i < n && count < group; i++) {
+            stats->seen++;
+            bool skip = false;
+            cm_envelope_t *env = s_envelope (self, page, i, &skip, err, err_cap);
+            if (!env && skip) {
+                stats->skipped++;
+                continue;
+            }
+            if (!env) {
+                for (size_t j = 0; j < count; j++)
+                    cm_envelope_destroy (&envs[j]);
+                return -1;
+            }
+            const char *wm = cs_ido_page_get (page, i, self->watermark);
+            int64_t wm_ms;
+            if (wm && cm_time_parse_sql (wm, &wm_ms) == 0) {
+                if (wm_ms > *max_ms)
+                    *max_ms = wm_ms;
+            } else
+                cm_warn ("EXT_BAD_WATERMARK", "tenant=%s entity=%s key=%s property=%s value=%s",
+                         self->tenant, self->entity, env->key, self->watermark,
+                         wm ? "unparsable" : "absent");
+            envs[count] = env;
+            keys[count] = env->key;
+            hashes[count] = env->hash;
+            changed[count] = 1; /* nothing to compare with while the entity was empty */
+            count++;
+        }
+        if (!fresh && count > 0 && s_changed (self, count, keys, hashes, changed, err, err_cap)) {
+            for (size_t j = 0; j < count; j++)
+                cm_envelope_destroy (&envs[j]);
+            return -1;
+        }
+        if (s_emit_batch (self, envs, count, changed, emit, emit_arg, stats, err, err_cap))
+            return -1;
     }
     return 0;
 }
@@ -395,6 +487,13 @@ ex_poller_poll (ex_poller_t *self, bool full, ex_emit_fn *emit, void *emit_arg,
         }
     }
 
+    /* a first backfill (no hash, no pending entry stored): every record is new. A record
+       read twice in this poll (it changed while the poll ran) is then emitted twice, which
+       downstream absorbs (an upsert by external ID). */
+    int fresh = ex_state_entity_empty (self->state, self->entity, err, err_cap);
+    if (fresh < 0)
+        goto out;
+
     for (;;) {
         if (cm_signal_stop_requested ()) {
             rc = 1;
@@ -410,7 +509,7 @@ ex_poller_poll (ex_poller_t *self, bool full, ex_emit_fn *emit, void *emit_arg,
             goto out;
         stats->pages++;
         int64_t page_max = max_ms;
-        if (s_page (self, page, emit, emit_arg, stats, &page_max, err, err_cap)) {
+        if (s_page (self, page, fresh == 1, emit, emit_arg, stats, &page_max, err, err_cap)) {
             ex_state_discard (self->state);
             goto out;
         }

@@ -5,9 +5,16 @@
     "h/<entity>/<key>" -> 32 hex chars; per entity its schedule, "t/<entity>" -> "<last poll
     ms> <last full pass ms>" (wall clock, so it survives a restart); per entity its last poll
     record, "p/<entity>" -> JSON (ex_progress.h; read by mlc-status). A record is emitted when its
-   hash differs from the stored one. Changes are staged while a page is emitted and committed in one
-   atomic batch after its records were handed to the socket, so neither a hash nor the watermark
-    ever records something that was not handed on. */
+    hash differs from the stored one. Changes are staged while a page is emitted and committed in
+    one atomic batch after its records were handed to the socket, so neither a hash nor the
+    watermark ever records something that was not handed on. The connection's token state,
+    "c/token" -> JSON (never the token itself; read by mlc-status).
+
+    A store error (a full disk, an unwritable or vanished directory) is fatal: the first one
+    is logged (EXT_STATE_FAILED, naming the path and the cause) and kept, ex_state_failed
+    turns true, and the process stops with a non-zero exit (issue 6: a clear error and a
+    stopped process, never a moved watermark or a dropped pending entry; a failed batch
+    writes nothing). */
 #ifndef EX_STATE_H
 #define EX_STATE_H
 
@@ -17,13 +24,14 @@
 
 #include "cm_store.h"
 
-#define EX_STATE_MAX_KEY 1024 /* longest record key accepted */
+#define EX_STATE_MAX_KEY       1024        /* longest record key accepted */
+#define EX_STATE_RESERVE_BYTES (256 << 10) /* free space kept on data_dir's disk */
 
 typedef struct ex_state_t ex_state_t;
 
 /*  Opens (creating directories as needed) the state of `tenant` under data_dir. The tenant
     must be a plain name (letters, digits, '_', '-', '.'). Returns NULL with a message
-    naming the path in err. */
+    naming the path in err (e.g. a file where a directory should be, a full disk). */
 ex_state_t *ex_state_open (const char *data_dir, const char *tenant, char *err, size_t err_cap);
 
 /*  The store's directory (data_dir/extractor/<tenant>). Borrowed. */
@@ -52,10 +60,44 @@ int ex_state_watermark (ex_state_t *self, const char *entity, char *out, size_t 
 int ex_state_changed (ex_state_t *self, const char *entity, const char *key, const char *hash,
                       char *err, size_t err_cap);
 
+/*  ex_state_changed for n records of entity at once, with one store read
+    (cm_store_multi_get; a page of records costs one call, not n): sets changed[i] to 1
+    when hashes[i] differs from the committed hash of keys[i] or there is none, 0 when
+    equal. Returns 0, or -1 on a store error (recorded as the state's failure) or an
+    over-long key (err). n = 0 reads nothing. */
+int ex_state_changed_many (ex_state_t *self, const char *entity, size_t n, const char *const *keys,
+                           const char *const *hashes, int *changed, char *err, size_t err_cap);
+
+/*  Reads the values "<tag>/<entity>/<keys[i]>" of n records with one store read (tag 'h':
+    hashes, 'l': ex_lease's pending entries). Sets vals[i] to a malloc'd value
+    (NUL-terminated beyond vlens[i]; caller frees) or NULL when absent. Returns 0, or -1
+    (every vals[i] NULL) on a store error (recorded as the state's failure) or an over-long
+    key (err). */
+int ex_state_get_many (ex_state_t *self, char tag, const char *entity, size_t n,
+                       const char *const *keys, char **vals, size_t *vlens, char *err,
+                       size_t err_cap);
+
+/*  1 when no hash and no pending entry of entity is stored (a first backfill: every record
+    is new, so the poller skips the per-record lookups), 0 when some are, -1 on a store
+    error (err). */
+int ex_state_entity_empty (ex_state_t *self, const char *entity, char *err, size_t err_cap);
+
 /*  Stages the record's new hash / the entity's new watermark for the next commit.
     Returns 0, or -1 when the key is too long. */
 int ex_state_stage_hash (ex_state_t *self, const char *entity, const char *key, const char *hash);
 int ex_state_stage_watermark (ex_state_t *self, const char *entity, const char *watermark);
+
+/*  Stages a raw put (ex_lease's pending entries), counting its bytes for the free-space
+    check of ex_state_commit. */
+void ex_state_stage_put (ex_state_t *self, const char *key, size_t klen, const void *val,
+                         size_t vlen);
+
+/*  Refuses a write of `need` bytes when data_dir's disk has less than 2 * need +
+    EX_STATE_RESERVE_BYTES free: a store failure ("No space left on device", with the
+    numbers; ex_state_fail) and -1 with err. Every write of ex_state checks first, so the
+    process stops with a clear error before RocksDB runs out of space mid-write. 0 when
+    there is room (or statvfs cannot tell). */
+int ex_state_check_space (ex_state_t *self, size_t need, char *err, size_t err_cap);
 
 /*  Number of staged changes. */
 size_t ex_state_staged (const ex_state_t *self);
@@ -94,5 +136,21 @@ int ex_state_set_poll (ex_state_t *self, const char *entity, const char *json, c
 /*  Reads entity's poll record: 1 and a malloc'd NUL-terminated *json (caller frees), 0
     when none, -1 on a store error or an over-long value (err). */
 int ex_state_poll (ex_state_t *self, const char *entity, char **json, char *err, size_t err_cap);
+
+/*  Writes / reads the connection's token state, "c/token" -> JSON (see cs_auth_status;
+    never the token). Same contracts as ex_state_set_poll / ex_state_poll. */
+int ex_state_set_token (ex_state_t *self, const char *json, char *err, size_t err_cap);
+int ex_state_token (ex_state_t *self, char **json, char *err, size_t err_cap);
+
+/*  Records a store error as fatal (first one wins; logs EXT_STATE_FAILED with the path).
+    Every store error inside ex_state calls it; ex_lease calls it for its own writes. Any
+    thread. */
+void ex_state_fail (ex_state_t *self, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+
+/*  True once a store error happened (any thread). */
+bool ex_state_failed (const ex_state_t *self);
+
+/*  Copies the first store error ("<path>: <what>: <cause>") into out. */
+void ex_state_failure (ex_state_t *self, char *out, size_t cap);
 
 #endif

@@ -1,7 +1,9 @@
 /*  ex_tenant: one CloudSuite connection and its polling loop. See ex_tenant.h. */
 #include "ex_tenant.h"
 
+#include <cjson/cJSON.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,17 +24,18 @@
 static const char *const s_entities[EX_TENANT_ENTITIES] = {"vendor", "customer", "invoice", "po"};
 
 struct ex_tenant_t {
-    char *name;                                  /* tenant name */
-    cs_ionapi_t *ionapi;                         /* credentials */
-    ex_state_t *state;                           /* watermarks, hashes, schedule times */
-    cm_http_t *http;                             /* HTTP client */
-    cm_retry_policy_t policy;                    /* retries of HTTP calls */
-    cs_auth_t *auth;                             /* token cache */
-    cs_ido_t *ido;                               /* IDO client */
-    ex_poller_t *pollers[EX_TENANT_ENTITIES];    /* one per enabled entity */
-    ex_schedule_t schedules[EX_TENANT_ENTITIES]; /* their schedules */
-    ex_progress_t *progress[EX_TENANT_ENTITIES]; /* their progress reporters (ex_progress) */
-    size_t count;                                /* enabled entities */
+    char *name;                                    /* tenant name */
+    cs_ionapi_t *ionapi;                           /* credentials */
+    ex_state_t *state;                             /* watermarks, hashes, schedule times */
+    cm_http_t *http;                               /* HTTP client */
+    cm_retry_policy_t policy;                      /* retries of HTTP calls */
+    cs_auth_t *auth;                               /* token cache */
+    cs_ido_t *ido;                                 /* IDO client */
+    ex_poller_t *pollers[EX_TENANT_ENTITIES];      /* one per enabled entity */
+    ex_schedule_t schedules[EX_TENANT_ENTITIES];   /* their schedules */
+    ex_progress_t *progress[EX_TENANT_ENTITIES];   /* their progress reporters (ex_progress) */
+    size_t count;                                  /* enabled entities */
+    _Atomic int64_t last_ok_s[EX_TENANT_ENTITIES]; /* last successful poll (unix s, 0 never) */
 };
 
 const char *
@@ -100,6 +103,40 @@ s_when (int64_t ms, char *buf)
     if (ms <= 0)
         return "never";
     return cm_time_format_sql (ms, buf);
+}
+
+/*  Writes the token state (cs_auth_status, never the token) into the state for mlc-status.
+    0, or -1 (err). */
+static int
+s_note_token (ex_tenant_t *self, char *err, size_t err_cap)
+{
+    cs_auth_status_t st;
+    cs_auth_status (self->auth, &st);
+    cJSON *o = cJSON_CreateObject ();
+    char *text = NULL;
+    int rc = -1;
+    if (!o || !cJSON_AddNumberToObject (o, "at", (double)cm_now_ms ()) ||
+        !cJSON_AddBoolToObject (o, "cached", st.cached) ||
+        !(st.cached ? cJSON_AddNumberToObject (o, "expires_at", (double)st.expires_at_ms)
+                    : cJSON_AddNullToObject (o, "expires_at")) ||
+        !(st.last_renewal_ms
+              ? cJSON_AddNumberToObject (o, "last_renewal", (double)st.last_renewal_ms)
+              : cJSON_AddNullToObject (o, "last_renewal")) ||
+        !cJSON_AddNumberToObject (o, "requests", (double)st.requests) ||
+        !cJSON_AddNumberToObject (o, "renewals", (double)st.renewals) ||
+        !(st.last_error_ms ? cJSON_AddStringToObject (o, "last_error", st.last_error)
+                           : cJSON_AddNullToObject (o, "last_error")) ||
+        !(st.last_error_ms ? cJSON_AddNumberToObject (o, "last_error_at", (double)st.last_error_ms)
+                           : cJSON_AddNullToObject (o, "last_error_at")) ||
+        !(text = cJSON_PrintUnformatted (o))) {
+        snprintf (err, err_cap, "out of memory");
+        goto out;
+    }
+    rc = ex_state_set_token (self->state, text, err, err_cap);
+out:
+    free (text);
+    cJSON_Delete (o);
+    return rc;
 }
 
 ex_tenant_t *
@@ -184,6 +221,7 @@ ex_tenant_new (const cm_config_t *cfg, char *err, size_t err_cap)
         if (ex_state_times (self->state, ent.entity, &s->last_poll_ms, &s->last_full_ms, err,
                             err_cap))
             goto fail;
+        atomic_store (&self->last_ok_s[self->count - 1], s->last_poll_ms / 1000);
         char wm[64] = "", t1[32], t2[32];
         int has = ex_state_watermark (self->state, ent.entity, wm, sizeof wm, err, err_cap);
         if (has < 0)
@@ -252,7 +290,9 @@ ex_tenant_run (ex_tenant_t *self, bool once, bool force_full, ex_emit_fn *emit, 
     while (!cm_signal_stop_requested ()) {
         int64_t now = cm_now_ms ();
         size_t polls = 0, failures = 0, emitted = 0;
-        for (size_t i = 0; i < self->count && !cm_signal_stop_requested (); i++) {
+        for (size_t i = 0;
+             i < self->count && !cm_signal_stop_requested () && !ex_state_failed (self->state);
+             i++) {
             ex_schedule_t *s = &self->schedules[i];
             if (!once && ex_schedule_due (s, now) > now)
                 continue;
@@ -267,12 +307,16 @@ ex_tenant_run (ex_tenant_t *self, bool once, bool force_full, ex_emit_fn *emit, 
             ex_progress_end (self->progress[i]);
             if (rc == 1)
                 break; /* stop requested: what was read is committed, nothing is recorded */
+            if (ex_state_failed (self->state))
+                break; /* the store failed: stop (below), record nothing more */
             polls++;
             emitted += stats.emitted;
             ex_schedule_done (s, start, rc == 0, stats.full);
+            const char *entity = ex_poller_entity (self->pollers[i]);
             char nerr[512];
-            if (ex_progress_note_poll (self->state, ex_poller_entity (self->pollers[i]), start, rc,
-                                       &stats, perr, nerr, sizeof nerr))
+            if (ex_progress_note_poll (self->state, entity, start, rc, &stats, perr, nerr,
+                                       sizeof nerr) ||
+                s_note_token (self, nerr, sizeof nerr))
                 cm_warn ("EXT_STATE_WRITE_FAILED", "tenant=%s reason=\"%s\"", self->name, nerr);
             if (rc < 0) {
                 failures++;
@@ -280,10 +324,14 @@ ex_tenant_run (ex_tenant_t *self, bool once, bool force_full, ex_emit_fn *emit, 
                 snprintf (err, err_cap, "%s", perr);
                 continue;
             }
-            if (ex_state_set_times (self->state, ex_poller_entity (self->pollers[i]),
-                                    s->last_poll_ms, s->last_full_ms, perr, sizeof perr))
+            if (ex_state_set_times (self->state, entity, s->last_poll_ms, s->last_full_ms, perr,
+                                    sizeof perr))
                 cm_warn ("EXT_STATE_WRITE_FAILED", "tenant=%s reason=\"%s\"", self->name, perr);
+            else
+                atomic_store (&self->last_ok_s[i], s->last_poll_ms / 1000);
         }
+        if (ex_state_failed (self->state))
+            break;
         if (polls)
             cm_info ("EXT_CYCLE_DONE",
                      "tenant=%s polls=%zu failed=%zu emitted=%zu token_requests=%llu", self->name,
@@ -301,5 +349,41 @@ ex_tenant_run (ex_tenant_t *self, bool once, bool force_full, ex_emit_fn *emit, 
         if (wait > 0)
             cm_sleep_ms (wait > EX_TENANT_MAX_SLEEP_MS ? EX_TENANT_MAX_SLEEP_MS : wait);
     }
+    if (ex_state_failed (self->state)) {
+        char why[1024];
+        ex_state_failure (self->state, why, sizeof why);
+        snprintf (err, err_cap, "state store failed, stopping: %s", why);
+        return -1;
+    }
     return once && failed && !cm_signal_stop_requested () ? -1 : 0;
+}
+
+int64_t
+ex_tenant_last_ok_s (const ex_tenant_t *self, size_t i)
+{
+    return i < self->count ? atomic_load (&((ex_tenant_t *)self)->last_ok_s[i]) : 0;
+}
+
+size_t
+ex_tenant_entity_count (const ex_tenant_t *self)
+{
+    return self->count;
+}
+
+const char *
+ex_tenant_entity (const ex_tenant_t *self, size_t i)
+{
+    return i < self->count ? ex_poller_entity (self->pollers[i]) : NULL;
+}
+
+uint64_t
+ex_tenant_ido_requests (const ex_tenant_t *self)
+{
+    return cs_ido_requests (self->ido);
+}
+
+uint64_t
+ex_tenant_token_renewals (const ex_tenant_t *self)
+{
+    return cs_auth_renewals (self->auth);
 }

@@ -53,10 +53,24 @@ ex_state_t *ex_tenant_state (ex_tenant_t *self);
 /*  Token requests sent so far. */
 uint64_t ex_tenant_token_requests (const ex_tenant_t *self);
 
+/*  Enabled entities: their number and the name of the i-th (NULL when out of range). */
+size_t ex_tenant_entity_count (const ex_tenant_t *self);
+const char *ex_tenant_entity (const ex_tenant_t *self, size_t i);
+
+/*  When the last successful poll of the i-th enabled entity started (unix seconds; from the
+    state at start-up; 0 = never). Any thread. */
+int64_t ex_tenant_last_ok_s (const ex_tenant_t *self, size_t i);
+
+/*  IDO (data) requests and token renewals so far. Any thread. */
+uint64_t ex_tenant_ido_requests (const ex_tenant_t *self);
+uint64_t ex_tenant_token_renewals (const ex_tenant_t *self);
+
 /*  Polls and hands records to emit. once: every enabled entity once, then return (a full
     pass when force_full is set or one is due); otherwise the schedules, until a stop is
-    requested. Successful polls record their start time in the state. Returns 0, or -1
-    when in once mode a poll failed (err holds the last failure). */
+    requested. Successful polls record their start time in the state; after every poll the
+    token state is written too (ex_state_set_token). Returns 0, or -1 when in once mode a
+    poll failed (err holds the last failure), or in any mode when the state store failed
+    (ex_state_failed; err: "state store failed, stopping: <path>: <what>: <cause>"). */
 int ex_tenant_run (ex_tenant_t *self, bool once, bool force_full, ex_emit_fn *emit, void *emit_arg,
                    char *err, size_t err_cap);
 

@@ -5,8 +5,9 @@
     mlc-extractor [--config FILE] ping
     mlc-extractor [--config FILE] health   probes metrics.listen: exit 0 healthy, 1 not
     Exit status: 0 on success or after SIGTERM (ping: the connection works); 1 on
-    configuration, credential or state errors, when a poll failed in --once mode, or when
-    ping found a problem; 2 on bad arguments. */
+    configuration, credential or state errors (also a state store that fails while running,
+    e.g. a full disk: EXT_STATE_FAILED names the path and the cause), when a poll failed in
+    --once mode, or when ping found a problem; 2 on bad arguments. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,7 @@ main (int argc, char **argv)
         return 2;
     }
     cm_signal_install ();
+    cm_daemon_tune_memory ();
     cm_log_init ("extractor", CM_LOG_INFO);
 
     int rc = 1;
@@ -94,6 +96,16 @@ main (int argc, char **argv)
         rc = ex_ping (cfg, stdout);
         goto out;
     }
+    const char *confirm = cm_config_str (cfg, "zmq.confirm_endpoint");
+    if (!confirm || !*confirm) {
+        snprintf (err, sizeof err,
+                  "zmq.confirm_endpoint is empty: the extractor keeps every record it emits "
+                  "until the replayer confirms it there, so without it no record would ever "
+                  "be confirmed (every one re-emitted after its lease); set it (env "
+                  "MLC_ZMQ_CONFIRM_ENDPOINT) to the replayer's confirm endpoint, e.g. "
+                  "tcp://replayer:5556");
+        goto fail_msg;
+    }
     tenant = ex_tenant_new (cfg, err, sizeof err);
     if (!tenant)
         goto fail_msg;
@@ -108,8 +120,13 @@ main (int argc, char **argv)
     out = ex_output_new (ctx, cm_config_str (cfg, "zmq.extract_endpoint"),
                          cm_config_str (cfg, "zmq.events_endpoint"),
                          (int)cm_config_int (cfg, "zmq.hwm"), err, sizeof err);
-    if (!out || !(ex_ops = ex_ops_new (ops, tenant, out)))
+    if (!out)
         goto fail_msg;
+    if (!(ex_ops = ex_ops_new (ops, tenant, out,
+                               (int)cm_config_int (cfg, "cloudsuite.peer_grace_s")))) {
+        snprintf (err, sizeof err, "out of memory");
+        goto fail_msg;
+    }
     cm_info ("EXT_READY", "tenant=%s config=%s extract_endpoint=%s events_endpoint=%s mode=%s",
              ex_tenant_name (tenant), path ? path : "(environment)",
              cm_config_str (cfg, "zmq.extract_endpoint"),
@@ -141,7 +158,10 @@ main (int argc, char **argv)
              ex_tenant_name (tenant), (unsigned long long)ex_output_sent (out),
              (unsigned long long)ex_output_events_dropped (out),
              (unsigned long long)ex_tenant_token_requests (tenant));
-    if (rc)
+    if (rc && ex_state_failed (ex_tenant_state (tenant))) {
+        cm_error ("EXT_FATAL", "tenant=%s reason=\"%s\"", ex_tenant_name (tenant), err);
+        fprintf (stderr, "mlc-extractor: %s\n", err);
+    } else if (rc)
         fprintf (stderr, "mlc-extractor: a poll failed: %s\n", err);
     goto out;
 
@@ -156,6 +176,14 @@ out:
        envelopes to leave */
     cm_daemon_stop (ops); //  no sampler reads out any more
     ex_lease_destroy (&lease);
+    if (rc == 0 && tenant && ex_state_failed (ex_tenant_state (tenant))) {
+        /* the lease thread's store write failed while the poller was stopping */
+        ex_state_failure (ex_tenant_state (tenant), err, sizeof err);
+        cm_error ("EXT_FATAL", "tenant=%s reason=\"state store failed, stopping: %s\"",
+                  ex_tenant_name (tenant), err);
+        fprintf (stderr, "mlc-extractor: state store failed, stopping: %s\n", err);
+        rc = 1;
+    }
     ex_output_destroy (&lease_out);
     ex_output_destroy (&out);
     cm_daemon_destroy (&ops);

@@ -10,16 +10,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
 #include <sodium.h>
 
 #include "sf_collections.h"
 
 #define LD_CHILD_WAIT_MS 2000 /* default: children held behind due parents at most this long */
+#define LD_SIBLING_WINDOW 4  /* a Collections batch looks at most this many batches ahead */
 
-//  One (tenant, sObject, external-ID field): the records that can share a call.
+//  One (org, sObject, external-ID field) - (tenant, ...) for records without an org -:
+//  the records that can share a call.
 typedef struct {
-    char *tenant;       /* tenant / connection id */
+    long org;           /* the records' org index, or -1: grouped by tenant */
+    char *tenant;       /* the tenant of its first record (all its tenants load into org) */
     char *sobject;      /* target sObject */
     char *ext_id_field; /* external-ID field */
     ld_item_t *head;    /* oldest listed record */
@@ -42,6 +44,7 @@ struct ld_batcher_t {
     size_t *sib_next;           /* scratch: next candidate with the same parent hash, + 1 */
     size_t *sib_head;           /* scratch: first candidate per parent-hash bucket, + 1 */
     size_t scratch_cap;         /* candidates the scratch arrays hold */
+    int64_t last_add_ms;        /* when ld_batcher_add last took a record (input idle since) */
 };
 
 static uint64_t
@@ -56,37 +59,17 @@ s_hash_str (uint64_t h, const char *s)
     return h;
 }
 
-//  Finds the payload's first parent reference ("Account":{"CloudSuite_Key__c":"X"}) and
-//  keeps it as "Account\x1fX": records naming the same parent are siblings.
+//  Checks the payload (one pass, no tree) and keeps its first parent reference
+//  ("Account":{"CloudSuite_Key__c":"X"} as "Account\x1fX"): records naming the same parent
+//  are siblings.
 static void
 s_parent_of (ld_item_t *self)
 {
-    const char *payload = self->env->payload;
-    if (!payload)
-        return;
-    cJSON *json =
-        cJSON_ParseWithLength (payload, strnlen (payload, SF_COLLECTIONS_MAX_PAYLOAD + 1));
-    const cJSON *member;
-    const cJSON *root = cJSON_IsObject (json) ? json : NULL;
-    cJSON_ArrayForEach (member, root)
-    {
-        if (!cJSON_IsObject (member) || !member->string)
-            continue;
-        const cJSON *kid;
-        cJSON_ArrayForEach (kid, member)
-        {
-            if (!kid->string || strcmp (kid->string, "attributes") == 0 || !cJSON_IsString (kid))
-                continue;
-            if (asprintf (&self->parent, "%s\x1f%s", member->string, kid->valuestring) < 0)
-                self->parent = NULL;
-            else
-                self->parent_hash = s_hash_str (1469598103934665603ULL, self->parent) | 1;
-            break;
-        }
-        if (self->parent)
-            break;
-    }
-    cJSON_Delete (json);
+    char why[8];
+    self->payload_ok =
+        sf_collections_payload_scan (self->env->payload, &self->parent, why, sizeof why) == 0;
+    if (self->parent)
+        self->parent_hash = s_hash_str (1469598103934665603ULL, self->parent) | 1;
 }
 
 ld_item_t *
@@ -102,12 +85,8 @@ ld_item_new (cm_envelope_t **env_p, char **bytes_p, size_t size, int64_t now)
     *bytes_p = NULL;
     self->size = size;
     self->received_ms = now;
+    self->org = -1;
     s_parent_of (self);
-    uint64_t h = 1469598103934665603ULL;
-    h = s_hash_str (h, self->env->tenant);
-    h = s_hash_str (h, self->env->sobject);
-    h = s_hash_str (h, self->env->ext_id_field);
-    self->key_hash = s_hash_str (h, self->env->ext_id);
     return self;
 }
 
@@ -173,6 +152,8 @@ ld_batcher_new (const ld_batcher_config_t *config)
         c->bulk_max = c->capacity;
     if (c->child_wait_ms <= 0)
         c->child_wait_ms = LD_CHILD_WAIT_MS;
+    if (c->max_wait_ms < c->flush_ms)
+        c->max_wait_ms = c->flush_ms;
     size_t buckets = 64;
     while (buckets < c->capacity && buckets < ((size_t)1 << 24))
         buckets *= 2;
@@ -202,13 +183,29 @@ ld_batcher_destroy (ld_batcher_t **self_p)
     *self_p = NULL;
 }
 
+//  A record is (org, sObject, external-ID field, external ID): what Salesforce sees as one
+//  record, whichever tenant sends it; (tenant, ...) for records without an org.
+static uint64_t
+s_record_hash (const ld_item_t *item)
+{
+    uint64_t h = 1469598103934665603ULL;
+    if (item->org >= 0)
+        h = (h ^ (uint64_t)item->org) * 1099511628211ULL;
+    else
+        h = s_hash_str (h, item->env->tenant);
+    h = s_hash_str (h, item->env->sobject);
+    h = s_hash_str (h, item->env->ext_id_field);
+    return s_hash_str (h, item->env->ext_id);
+}
+
 static bool
 s_same_record (const ld_item_t *a, const ld_item_t *b)
 {
-    return a->key_hash == b->key_hash && strcmp (a->env->ext_id, b->env->ext_id) == 0 &&
+    return a->key_hash == b->key_hash && a->org == b->org &&
+           strcmp (a->env->ext_id, b->env->ext_id) == 0 &&
            strcmp (a->env->sobject, b->env->sobject) == 0 &&
            strcmp (a->env->ext_id_field, b->env->ext_id_field) == 0 &&
-           strcmp (a->env->tenant, b->env->tenant) == 0;
+           (a->org >= 0 || strcmp (a->env->tenant, b->env->tenant) == 0);
 }
 
 static ld_item_t *
@@ -241,11 +238,13 @@ s_index_remove (ld_batcher_t *self, ld_item_t *item)
 }
 
 static ld_group_t *
-s_group_find (ld_batcher_t *self, const cm_envelope_t *env)
+s_group_find (ld_batcher_t *self, const ld_item_t *item)
 {
+    const cm_envelope_t *env = item->env;
     for (size_t i = 0; i < self->group_count; i++) {
         ld_group_t *g = self->groups[i];
-        if (strcmp (g->tenant, env->tenant) == 0 && strcmp (g->sobject, env->sobject) == 0 &&
+        if (g->org == item->org && (g->org >= 0 || strcmp (g->tenant, env->tenant) == 0) &&
+            strcmp (g->sobject, env->sobject) == 0 &&
             strcmp (g->ext_id_field, env->ext_id_field) == 0)
             return g;
     }
@@ -260,6 +259,7 @@ s_group_find (ld_batcher_t *self, const cm_envelope_t *env)
     ld_group_t *g = calloc (1, sizeof *g);
     if (!g)
         return NULL;
+    g->org = item->org;
     g->tenant = strdup (env->tenant);
     g->sobject = strdup (env->sobject);
     g->ext_id_field = strdup (env->ext_id_field);
@@ -313,6 +313,9 @@ ld_batcher_add (ld_batcher_t *self, ld_item_t **item_p, int64_t now)
     assert (env && env->tenant && env->sobject && env->ext_id_field && env->ext_id);
     if (ld_batcher_full (self))
         return -1;
+    if (item->org < -1)
+        item->org = -1;
+    item->key_hash = s_record_hash (item);
     item->next = item->later = item->hnext = NULL;
     ld_item_t *live = s_index_find (self, item);
     if (live) {
@@ -323,13 +326,14 @@ ld_batcher_add (ld_batcher_t *self, ld_item_t **item_p, int64_t now)
         *tail = item;
         item->group = live->group;
     } else {
-        ld_group_t *g = s_group_find (self, env);
+        ld_group_t *g = s_group_find (self, item);
         if (!g)
             return -1;
         s_group_append (g, item);
         s_index_put (self, item);
     }
     self->count++;
+    self->last_add_ms = now;
     *item_p = NULL;
     return 0;
 }
@@ -362,6 +366,22 @@ s_flush_at (const ld_batcher_t *self, const ld_item_t *item)
     return since + self->config.flush_ms;
 }
 
+//  When a ready item may go out in a partial batch: flush_ms after it became ready, and
+//  then only once the input has been idle for flush_ms or it has waited max_wait_ms, so
+//  that records still arriving can fill its batch.
+static int64_t
+s_due_at (const ld_batcher_t *self, const ld_item_t *item)
+{
+    int64_t flush = s_flush_at (self, item);
+    if (self->config.max_wait_ms <= self->config.flush_ms)
+        return flush;
+    int64_t since = flush - self->config.flush_ms;
+    int64_t idle = self->last_add_ms + self->config.flush_ms;
+    int64_t cap = since + self->config.max_wait_ms;
+    int64_t at = idle < cap ? idle : cap;
+    return at > flush ? at : flush;
+}
+
 static bool
 s_group_due (const ld_batcher_t *self, const ld_group_t *g, int64_t now, bool drain)
 {
@@ -369,7 +389,7 @@ s_group_due (const ld_batcher_t *self, const ld_group_t *g, int64_t now, bool dr
     for (const ld_item_t *item = g->head; item; item = item->next) {
         if (!s_ready (item, now, drain))
             continue;
-        if (drain || s_flush_at (self, item) <= now)
+        if (drain || s_due_at (self, item) <= now)
             return true;
         if (++ready >= self->config.batch_size)
             return true;
@@ -457,18 +477,20 @@ s_scratch (ld_batcher_t *self, size_t need)
 }
 
 //  A Collections batch: the ready records in arrival order, each record that names a
-//  parent followed by its ready siblings. One pass over the group and a hash of the
-//  candidates' parents, so the cost is linear in the group, not in group x batch.
+//  parent followed by its ready siblings among the next LD_SIBLING_WINDOW batches' worth of
+//  ready records. One pass over that window and a hash of the candidates' parents, so the
+//  cost is linear in the batch, not in the group (which may hold thousands).
 //  Returns 0, or -1 when out of memory (nothing picked).
 static int
 s_collections_pick (ld_batcher_t *self, ld_group_t *g, int64_t now, bool drain, ld_item_t **items,
                     size_t *n)
 {
     size_t max = self->config.batch_size;
+    size_t window = max * LD_SIBLING_WINDOW;
     size_t count = 0;
-    if (s_scratch (self, g->count) != 0)
+    if (s_scratch (self, g->count < window ? g->count : window) != 0)
         return -1;
-    for (ld_item_t *item = g->head; item; item = item->next)
+    for (ld_item_t *item = g->head; item && count < window; item = item->next)
         if (s_ready (item, now, drain))
             self->cand[count++] = item;
     size_t mask = 1;
@@ -537,11 +559,13 @@ ld_batcher_take (ld_batcher_t *self, int64_t now, bool drain, ld_batcher_accept_
                 s_pick (item, items, &n);
     }
     assert (n > 0); //  a due group has a ready record
-    //  Unlink the picked records, keeping the others in order
+    //  Unlink the picked records, keeping the others in order (they are all near the head)
     ld_item_t *prev = NULL;
-    for (ld_item_t *item = g->head; item;) {
+    size_t unlinked = 0;
+    for (ld_item_t *item = g->head; item && unlinked < n;) {
         ld_item_t *next = item->next;
         if (item->picked) {
+            unlinked++;
             if (prev)
                 prev->next = next;
             else
@@ -582,7 +606,7 @@ ld_batcher_due_ms (const ld_batcher_t *self, int64_t now, ld_batcher_accept_fn *
             return 0;
         for (const ld_item_t *item = g->head; item; item = item->next) {
             //  A waiting retry is looked at again when it becomes ready
-            int64_t at = s_ready (item, now, false) ? s_flush_at (self, item) : item->next_at_ms;
+            int64_t at = s_ready (item, now, false) ? s_due_at (self, item) : item->next_at_ms;
             if (at < due)
                 due = at;
         }

@@ -1,6 +1,10 @@
 /*  ld_batcher: the loader's bounded holding area. Envelopes wait here, grouped by
-    (tenant, sObject, external-ID field), until a group has a full batch
-    (batch_size, at most 200) or its oldest ready record has waited flush_ms. Records that
+    (org, sObject, external-ID field) - the records of every tenant loading into one org
+    share calls - until a group has a full batch (batch_size, at most 200), which goes at
+    once, or a partial batch is due: its oldest ready record has waited flush_ms and either
+    the input has been idle for flush_ms (nothing added since) or that record has waited
+    max_wait_ms. So records still streaming in fill batches, and a lone change still goes
+    out flush_ms after it arrived. Records that
     failed with a retryable error come back with a next-attempt time (capped exponential
     backoff with jitter); after max_attempts counted failures they are handed back as
     exhausted for the dead-letter path.
@@ -11,7 +15,8 @@
     are always taken back (a record is never lost), so at most capacity plus one batch is
     ever held.
 
-    Versions of one record (same tenant, sObject, external-ID field and external ID) reach
+    Versions of one record (same org, sObject, external-ID field and external ID, whichever
+    tenant sent them; same tenant when the caller gives no org) reach
     Salesforce in arrival order: while one version is held or in flight, newer ones wait
     behind it and enter a batch only after ld_batcher_done releases it. So one call never
     carries two versions and a retried old version never overwrites a newer one.
@@ -53,6 +58,9 @@ typedef struct ld_item_t {
     char *parent;            /* "Rel\x1fvalue" of the payload's first parent reference, or NULL */
     uint64_t parent_hash;    /* hash of parent (0 when none) */
     bool no_bulk;            /* send with Collections only (set by the caller) */
+    long org;                /* org index, set by the caller before ld_batcher_add (-1: none,
+                                grouped by tenant) */
+    bool payload_ok;         /* the payload passed sf_collections_payload_check */
     bool picked;             /* chosen for the batch being built (private) */
     uint64_t key_hash;       /* hash of the record key (private) */
     struct ld_item_t *next;  /* group list link (private) */
@@ -64,7 +72,10 @@ typedef struct ld_item_t {
 typedef struct {
     size_t batch_size;     /* records per batch, 1..200 */
     size_t capacity;       /* records held before ld_batcher_add refuses */
-    int64_t flush_ms;      /* a ready record waits at most this long for batch-mates */
+    int64_t flush_ms;      /* a ready record waits this long for batch-mates, and the input
+                              this long idle, before a partial batch goes */
+    int64_t max_wait_ms;   /* while input keeps arriving, a partial batch waits at most this
+                              long (below flush_ms: flush_ms, i.e. no idle rule) */
     int max_attempts;      /* counted failures before a record is exhausted, >= 1 */
     long backoff_base_ms;  /* first retry delay (cap of its jitter) */
     long backoff_max_ms;   /* retry delay cap */
@@ -78,7 +89,8 @@ typedef enum {
     LD_BATCH_BULK         /* bulk_threshold..bulk_max records: one Bulk API 2.0 job */
 } ld_batch_kind_t;
 
-/*  Asked by ld_batcher_take for each due group: may a batch of tenant go out now? */
+/*  Asked by ld_batcher_take for each due group: may a batch of tenant go out now? (With
+    orgs, tenant is one of the group's tenants: all of them load into the same org.) */
 typedef bool (ld_batcher_accept_fn) (void *arg, const char *tenant);
 
 typedef enum {
@@ -86,7 +98,8 @@ typedef enum {
     LD_RETRY_EXHAUSTED  /* max_attempts reached: the caller still owns it (dead letter) */
 } ld_retry_t;
 
-/*  Takes ownership of *env_p and *bytes_p (NULLing them) into a new item received at now.
+/*  Takes ownership of *env_p and *bytes_p (NULLing them) into a new item received at now,
+    with org -1. Checks the payload once (payload_ok) and notes its first parent reference.
     Returns NULL on allocation failure (the caller then still owns both). The envelope must
     carry a target (sobject, ext_id_field, ext_id, payload). */
 ld_item_t *ld_item_new (cm_envelope_t **env_p, char **bytes_p, size_t size, int64_t now);

@@ -59,6 +59,7 @@ struct ld_loader_t {
     int64_t cancel_at_ms;    /* atomic: Bulk jobs give up after this (0: never) */
     bool draining;           /* stopping: retryable failures are dead-lettered */
     size_t batch_size;       /* records per Collections call */
+    size_t capacity;         /* records the batcher holds at most (salesforce.max_held) */
     ld_loader_stats_t stats; /* counters (org counters are summed on demand) */
     ld_loader_tick_fn *tick; /* called about once a second, or NULL */
     void *tick_arg;          /* its argument */
@@ -89,6 +90,7 @@ ld_loader_config_from (const cm_config_t *cfg, ld_loader_config_t *c, char *err,
     c->batcher.batch_size = (size_t)cm_config_int (cfg, "salesforce.batch_size");
     c->batcher.capacity = (size_t)cm_config_int (cfg, "salesforce.max_held");
     c->batcher.flush_ms = cm_config_int (cfg, "salesforce.flush_ms");
+    c->batcher.max_wait_ms = cm_config_int (cfg, "salesforce.max_batch_wait_ms");
     c->batcher.max_attempts = (int)cm_config_int (cfg, "salesforce.max_attempts");
     c->batcher.backoff_base_ms = (long)cm_config_int (cfg, "http.backoff_base_ms");
     c->batcher.backoff_max_ms = (long)cm_config_int (cfg, "http.backoff_max_ms");
@@ -178,6 +180,7 @@ ld_loader_new (void *zmq_ctx, const ld_loader_config_t *config, char *err, size_
     self->batch_size = config->batcher.batch_size;
     if (self->batch_size < 1 || self->batch_size > SF_COLLECTIONS_MAX)
         self->batch_size = SF_COLLECTIONS_MAX;
+    self->capacity = config->batcher.capacity;
     //  Room for the largest batch ld_batcher_take can hand out
     self->scratch_cap = config->batcher.capacity > SF_COLLECTIONS_MAX ? config->batcher.capacity
                                                                       : SF_COLLECTIONS_MAX;
@@ -190,8 +193,13 @@ ld_loader_new (void *zmq_ctx, const ld_loader_config_t *config, char *err, size_
                                     config->org.timeout_ms, err, err_cap);
     if (!self->workers)
         goto fail;
-    //  Loaders connect (they scale out); the transformer and the replayer bind
-    self->load = cm_zsock_new (zmq_ctx, ZMQ_PULL, config->load_endpoint, false, config->hwm, 0, err,
+    //  Loaders connect (they scale out); the transformer and the replayer bind. The
+    //  transformer sends whole batches, one multipart message each, and ZeroMQ counts
+    //  messages: hwm / batch_size of them hold about hwm envelopes (docs/architecture.md)
+    int load_hwm = config->hwm / (int)self->batch_size;
+    if (load_hwm < 1)
+        load_hwm = 1;
+    self->load = cm_zsock_new (zmq_ctx, ZMQ_PULL, config->load_endpoint, false, load_hwm, 0, err,
                                err_cap);
     if (!self->load)
         goto fail;
@@ -456,8 +464,10 @@ s_apply (ld_loader_t *self, ld_job_t *job)
 {
     assert (self->in_flight[job->org_index] > 0);
     self->in_flight[job->org_index]--;
-    //  Copies for the log line: the items are gone by then
+    //  Copies for the log line: the items are gone by then. The batch may hold records of
+    //  several tenants of the org: the first one's is named
     char tenant[64], sobject[96];
+    const char *org = sf_org_name (job->org);
     snprintf (tenant, sizeof tenant, "%s", job->items[0]->env->tenant);
     snprintf (sobject, sizeof sobject, "%s", job->items[0]->env->sobject);
     size_t ok = 0, failed = 0, retried = 0;
@@ -499,7 +509,8 @@ s_apply (ld_loader_t *self, ld_job_t *job)
     char msg[320];
     if (retried)
         //  One line for the records of a batch that will be tried again
-        cm_warn ("LDR_RETRY", "tenant=%s sobject=%s kind=%s n=%zu retried=%zu code=%s msg=\"%s\"",
+        cm_warn ("LDR_RETRY",
+                 "org=%s tenant=%s sobject=%s kind=%s n=%zu retried=%zu code=%s msg=\"%s\"", org,
                  tenant, sobject, job->kind == LD_BATCH_BULK ? "bulk" : "collections", job->n,
                  retried, first_retry->code,
                  cm_log_excerpt (first_retry->message, strlen (first_retry->message), 200, msg,
@@ -508,21 +519,23 @@ s_apply (ld_loader_t *self, ld_job_t *job)
         //  One line for a call-level failure, not one per record
         cm_warn (
             "LDR_BATCH_FAILED",
-            "tenant=%s sobject=%s kind=%s n=%zu result=%s code=%s http=%d msg=\"%s\"", tenant,
+            "org=%s tenant=%s sobject=%s kind=%s n=%zu result=%s code=%s http=%d msg=\"%s\"", org,
+            tenant,
             sobject, job->kind == LD_BATCH_BULK ? "bulk" : "collections", job->n,
             sf_call_result_name (job->result), job->err.code, job->err.http_status,
             cm_log_excerpt (job->err.message, strlen (job->err.message), 200, msg, sizeof msg));
     if (job->kind == LD_BATCH_BULK)
         cm_info ("LDR_BULK_JOB",
-                 "tenant=%s sobject=%s job=%s state=%s n=%zu uploaded=%zu loaded=%zu "
+                 "org=%s tenant=%s sobject=%s job=%s state=%s n=%zu uploaded=%zu loaded=%zu "
                  "failed=%zu requeued=%zu calls=%zu polls=%zu ms=%lld",
-                 tenant, sobject, *job->info.job_id ? job->info.job_id : "-",
+                 org, tenant, sobject, *job->info.job_id ? job->info.job_id : "-",
                  *job->info.state ? job->info.state : "-", job->n, job->info.uploaded,
                  job->info.loaded, job->info.failed, job->info.requeued, job->info.calls,
                  job->info.polls, (long long)job->ms);
     else
         cm_debug ("LDR_BATCH",
-                  "tenant=%s sobject=%s n=%zu ok=%zu failed=%zu result=%s http=%d ms=%lld", tenant,
+                  "org=%s tenant=%s sobject=%s n=%zu ok=%zu failed=%zu result=%s http=%d ms=%lld", org,
+                  tenant,
                   sobject, job->n, ok, failed, sf_call_result_name (job->result),
                   job->err.http_status, (long long)job->ms);
     s_job_destroy (&job);
@@ -554,8 +567,8 @@ s_work_collections (ld_job_t *job, cm_http_t *http, const char *const *payloads)
     size_t body_len = 0;
     char why[256];
     if (sf_collections_path (first->sobject, first->ext_id_field, path, sizeof path) != 0 ||
-        sf_collections_build (first->sobject, payloads, job->n, &body, &body_len, why,
-                              sizeof why) != 0) {
+        sf_collections_build_checked (first->sobject, payloads, job->n, &body, &body_len, why,
+                                      sizeof why) != 0) {
         //  Checked on arrival, so only memory can fail here: try again later
         job->result = SF_CALL_RETRY;
         snprintf (job->err.code, sizeof job->err.code, "LDR_INTERNAL");
@@ -674,10 +687,11 @@ s_dispatch (ld_loader_t *self, bool drain)
 /* ---------------------------------------------------------------------------------------- */
 /* Input */
 
-//  Why an envelope cannot be loaded at all (NULL when it can).
+//  Why an item's envelope cannot be loaded at all (NULL when it can).
 static const char *
-s_target_problem (const cm_envelope_t *env, char *why, size_t cap)
+s_target_problem (const ld_item_t *item, char *why, size_t cap)
 {
+    const cm_envelope_t *env = item->env;
     if (!env->sobject || !env->ext_id_field || !env->ext_id || !env->payload)
         return "envelope has no target (sobject, extf, extid, payload)";
     if (!sf_collections_name_ok (env->sobject))
@@ -686,7 +700,8 @@ s_target_problem (const cm_envelope_t *env, char *why, size_t cap)
         return "target external-ID field is not a valid API name";
     if (!*env->ext_id)
         return "target external ID is empty";
-    if (sf_collections_payload_check (env->payload, why, cap) != 0)
+    //  ld_item_new checked it; check again only for the reason
+    if (!item->payload_ok && sf_collections_payload_check (env->payload, why, cap) != 0)
         return why;
     return NULL;
 }
@@ -697,7 +712,8 @@ ld_loader_handle (ld_loader_t *self, char **data_p, size_t size)
     assert (self && data_p && *data_p);
     self->stats.received++;
     char why[256];
-    cm_envelope_t *env = cm_envelope_decode (*data_p, size, why, sizeof why);
+    //  the loader never reads the source record and forwards the original bytes
+    cm_envelope_t *env = cm_envelope_decode_lean (*data_p, size, why, sizeof why);
     if (!env) {
         self->stats.bad_envelopes++;
         char reason[320];
@@ -718,14 +734,15 @@ ld_loader_handle (ld_loader_t *self, char **data_p, size_t size)
         return;
     }
     char detail[200];
-    const char *problem = s_target_problem (item->env, detail, sizeof detail);
+    const char *problem = s_target_problem (item, detail, sizeof detail);
     if (problem) {
         //  Well-formed but not loadable: a dead letter for the operator, not a retry
         s_dead_letter (self, &item, CM_ERR_PERMANENT, "LDR_BAD_TARGET", problem, NULL, 0);
         ld_item_destroy (&item);
         return;
     }
-    if (ld_orgs_index (self->orgs, item->env->tenant) < 0) {
+    item->org = ld_orgs_index (self->orgs, item->env->tenant);
+    if (item->org < 0) {
         char msg[200];
         snprintf (msg, sizeof msg,
                   "no Salesforce org for tenant %.64s: list it in salesforce.orgs_file or "
@@ -742,22 +759,69 @@ ld_loader_handle (ld_loader_t *self, char **data_p, size_t size)
     }
 }
 
+//  Reads one message without waiting and handles every frame of it as an envelope of its
+//  own: the transformer sends a batch as one multipart message, the replayer (and older
+//  transformers) one envelope per message. A frame that does not decode is one bad
+//  envelope; its message-mates still count. Returns 1 when a message was read, 0 when
+//  none was waiting, -1 on a socket error (errno).
+static int
+s_read_message (ld_loader_t *self, void *sock)
+{
+    size_t frames = 0;
+    for (;;) {
+        zmq_msg_t msg;
+        zmq_msg_init (&msg);
+        //  The frames of a message arrive together: after the first, none is waited for
+        if (zmq_msg_recv (&msg, sock, ZMQ_DONTWAIT) < 0) {
+            int e = zmq_errno ();
+            zmq_msg_close (&msg);
+            if (e == EINTR)
+                continue;
+            if (frames == 0 && e == EAGAIN)
+                return 0;
+            errno = e;
+            return -1;
+        }
+        frames++;
+        bool more = zmq_msg_more (&msg);
+        size_t len = zmq_msg_size (&msg);
+        //  One spare byte, as cm_zsock_recv gives
+        char *data = malloc (len + 1);
+        if (data) {
+            if (len)
+                memcpy (data, zmq_msg_data (&msg), len);
+            data[len] = '\0';
+        }
+        zmq_msg_close (&msg);
+        if (data)
+            ld_loader_handle (self, &data, len);
+        else {
+            self->stats.received++;
+            cm_error ("LDR_NO_MEMORY", "bytes=%zu frame=%zu", len, frames);
+        }
+        if (!more)
+            return 1;
+    }
+}
+
+//  Room in the batcher for a whole message (a batch of up to batch_size envelopes).
+static bool
+s_room (ld_loader_t *self)
+{
+    size_t held = ld_batcher_count (self->batcher);
+    return held == 0 || held + self->batch_size <= self->capacity;
+}
+
 //  Reads what is waiting on sock, up to a burst and while there is room. -1 on error.
 static int
 s_read (ld_loader_t *self, void *sock)
 {
-    for (int i = 0; i < LD_READ_BURST && !ld_batcher_full (self->batcher); i++) {
-        char *data = NULL;
-        size_t size = 0;
-        int rc = cm_zsock_recv (sock, &data, &size, 0);
+    for (int i = 0; i < LD_READ_BURST && !ld_batcher_full (self->batcher) && s_room (self); i++) {
+        int rc = s_read_message (self, sock);
         if (rc == 0)
             return 0;
-        if (rc < 0) {
-            if (errno == ENOMEM || errno == EMSGSIZE)
-                continue;
+        if (rc < 0)
             return errno == ETERM ? -1 : 0;
-        }
-        ld_loader_handle (self, &data, size);
     }
     return 0;
 }

@@ -122,6 +122,7 @@ main (int argc, char **argv)
         else
             return s_usage ();
     }
+    cm_daemon_tune_memory ();
     cm_log_init ("loader", CM_LOG_INFO);
     char err[512];
     cm_config_t *cfg = cm_config_load (path, err, sizeof err);

@@ -23,37 +23,300 @@ sf_collections_name_ok (const char *name)
     return true;
 }
 
-//  cJSON is more lenient than Salesforce's parser: it skips any byte up to 0x20 as white
-//  space and takes raw control characters inside strings. Such a payload would pass the
-//  parse below but make Salesforce refuse the whole call (and confuse the splice in
-//  sf_collections_build), so only JSON's own white space is allowed between tokens and
-//  no control byte inside a string. Returns the offset of the first bad byte, or len.
-static size_t
-s_json_bytes_ok (const char *text, size_t len)
+#define SF_JSON_DEPTH_MAX 64 /* nesting a payload may have (a flat record is depth 1 or 2) */
+
+//  A strict, tree-free JSON reader over one payload (RFC 8259 grammar; only JSON's own white
+//  space between tokens; no control byte inside a string), so checking a payload costs one
+//  pass and no allocation. Salesforce's parser refuses what cJSON would let through (any
+//  byte up to 0x20 as white space, raw control characters in strings), and a payload it
+//  refuses would fail the whole call and confuse the splice in sf_collections_build.
+typedef struct {
+    const char *p;      /* cursor */
+    const char *end;    /* end of the text */
+    const char *start;  /* start of the text (for error offsets) */
+    const char *why;    /* what is wrong, NULL while fine */
+    const char *pname;  /* first parent reference: the member's name (raw, in the text) */
+    size_t pname_len;   /* its length */
+    const char *pvalue; /* the referenced external ID (raw string contents) */
+    size_t pvalue_len;  /* its length */
+} s_scan_t;
+
+static int
+s_scan_fail (s_scan_t *sc, const char *why)
 {
-    bool in_string = false, escaped = false;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)text[i];
-        if (in_string) {
-            if (c < 0x20)
-                return i;
-            if (escaped)
-                escaped = false;
-            else if (c == '\\')
-                escaped = true;
-            else if (c == '"')
-                in_string = false;
-        } else if (c == '"')
-            in_string = true;
-        else if (c < 0x20 && c != ' ' && c != '\t' && c != '\n' && c != '\r')
-            return i;
+    if (!sc->why)
+        sc->why = why;
+    return -1;
+}
+
+static void
+s_scan_ws (s_scan_t *sc)
+{
+    while (sc->p < sc->end &&
+           (*sc->p == ' ' || *sc->p == '\t' || *sc->p == '\n' || *sc->p == '\r'))
+        sc->p++;
+}
+
+static bool
+s_hex (char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+//  A string at the cursor (on its '"'): its raw contents (between the quotes) and whether
+//  they hold an escape. 0, or -1.
+static int
+s_scan_string (s_scan_t *sc, const char **raw, size_t *raw_len, bool *escaped)
+{
+    sc->p++; //  the opening quote
+    const char *from = sc->p;
+    *escaped = false;
+    while (sc->p < sc->end) {
+        unsigned char c = (unsigned char)*sc->p;
+        if (c == '"') {
+            *raw = from;
+            *raw_len = (size_t)(sc->p - from);
+            sc->p++;
+            return 0;
+        }
+        if (c < 0x20)
+            return s_scan_fail (sc, "a control character in a string");
+        if (c == '\\') {
+            *escaped = true;
+            if (sc->end - sc->p < 2)
+                break;
+            char e = sc->p[1];
+            if (e == 'u') {
+                if (sc->end - sc->p < 6 || !s_hex (sc->p[2]) || !s_hex (sc->p[3]) ||
+                    !s_hex (sc->p[4]) || !s_hex (sc->p[5]))
+                    return s_scan_fail (sc, "a bad \\u escape");
+                sc->p += 6;
+                continue;
+            }
+            if (!e || !strchr ("\"\\/bfnrt", e))
+                return s_scan_fail (sc, "a bad escape");
+            sc->p += 2;
+            continue;
+        }
+        sc->p++;
     }
-    return len;
+    return s_scan_fail (sc, "a string cut short");
+}
+
+static bool
+s_digit (const s_scan_t *sc)
+{
+    return sc->p < sc->end && *sc->p >= '0' && *sc->p <= '9';
+}
+
+//  -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+static int
+s_scan_number (s_scan_t *sc)
+{
+    if (*sc->p == '-')
+        sc->p++;
+    if (!s_digit (sc))
+        return s_scan_fail (sc, "an unexpected token");
+    if (*sc->p == '0')
+        sc->p++;
+    else
+        while (s_digit (sc))
+            sc->p++;
+    if (sc->p < sc->end && *sc->p == '.') {
+        sc->p++;
+        if (!s_digit (sc))
+            return s_scan_fail (sc, "a bad number");
+        while (s_digit (sc))
+            sc->p++;
+    }
+    if (sc->p < sc->end && (*sc->p == 'e' || *sc->p == 'E')) {
+        sc->p++;
+        if (sc->p < sc->end && (*sc->p == '+' || *sc->p == '-'))
+            sc->p++;
+        if (!s_digit (sc))
+            return s_scan_fail (sc, "a bad number");
+        while (s_digit (sc))
+            sc->p++;
+    }
+    return 0;
+}
+
+//  True when a member name (raw, maybe escaped, already validated) reads as word once
+//  unescaped.
+static bool
+s_name_is (const char *raw, size_t len, bool escaped, const char *word)
+{
+    size_t wlen = strlen (word);
+    if (!escaped)
+        return len == wlen && memcmp (raw, word, len) == 0;
+    size_t j = 0;
+    for (size_t i = 0; i < len; j++) {
+        if (j >= wlen)
+            return false;
+        char c = raw[i];
+        if (c == '\\') {
+            char e = raw[i + 1];
+            if (e == 'u') {
+                char hex[5] = {raw[i + 2], raw[i + 3], raw[i + 4], raw[i + 5], 0};
+                long code = strtol (hex, NULL, 16);
+                if (code > 0x7f)
+                    return false;
+                c = (char)code;
+                i += 6;
+            } else {
+                c = e == 'b'   ? '\b'
+                    : e == 'f' ? '\f'
+                    : e == 'n' ? '\n'
+                    : e == 'r' ? '\r'
+                    : e == 't' ? '\t'
+                               : e;
+                i += 2;
+            }
+        } else
+            i++;
+        if (c != word[j])
+            return false;
+    }
+    return j == wlen;
+}
+
+static int s_scan_value (s_scan_t *sc, int depth);
+
+//  An object at the cursor (on its '{'). At depth 1 (the payload itself) a member named
+//  "attributes" is refused and the first parent reference is noted: the first member whose
+//  value is an object holding a string member other than "attributes". With kid, notes the
+//  object's first such string member's raw value.
+static int
+s_scan_object (s_scan_t *sc, int depth, bool *has_kid, const char **kid, size_t *kid_len)
+{
+    if (depth > SF_JSON_DEPTH_MAX)
+        return s_scan_fail (sc, "nesting too deep");
+    sc->p++;
+    s_scan_ws (sc);
+    if (sc->p < sc->end && *sc->p == '}') {
+        sc->p++;
+        return 0;
+    }
+    while (true) {
+        if (sc->p >= sc->end || *sc->p != '"')
+            return s_scan_fail (sc, "a member name expected");
+        const char *name;
+        size_t name_len;
+        bool escaped;
+        if (s_scan_string (sc, &name, &name_len, &escaped) != 0)
+            return -1;
+        bool is_attributes = s_name_is (name, name_len, escaped, "attributes");
+        if (depth == 1 && is_attributes)
+            return s_scan_fail (sc, "its own \"attributes\"");
+        s_scan_ws (sc);
+        if (sc->p >= sc->end || *sc->p != ':')
+            return s_scan_fail (sc, "':' expected");
+        sc->p++;
+        s_scan_ws (sc);
+        if (sc->p >= sc->end)
+            return s_scan_fail (sc, "a value expected");
+        if (depth == 1 && *sc->p == '{' && !sc->pname) {
+            bool found = false;
+            const char *value = NULL;
+            size_t value_len = 0;
+            if (s_scan_object (sc, depth + 1, &found, &value, &value_len) != 0)
+                return -1;
+            if (found) {
+                sc->pname = name;
+                sc->pname_len = name_len;
+                sc->pvalue = value;
+                sc->pvalue_len = value_len;
+            }
+        } else if (has_kid && !*has_kid && !is_attributes && *sc->p == '"') {
+            bool value_escaped;
+            if (s_scan_string (sc, kid, kid_len, &value_escaped) != 0)
+                return -1;
+            *has_kid = true;
+        } else if (s_scan_value (sc, depth + 1) != 0)
+            return -1;
+        s_scan_ws (sc);
+        if (sc->p < sc->end && *sc->p == ',') {
+            sc->p++;
+            s_scan_ws (sc);
+            continue;
+        }
+        if (sc->p < sc->end && *sc->p == '}') {
+            sc->p++;
+            return 0;
+        }
+        return s_scan_fail (sc, "',' or '}' expected");
+    }
+}
+
+static int
+s_scan_array (s_scan_t *sc, int depth)
+{
+    if (depth > SF_JSON_DEPTH_MAX)
+        return s_scan_fail (sc, "nesting too deep");
+    sc->p++;
+    s_scan_ws (sc);
+    if (sc->p < sc->end && *sc->p == ']') {
+        sc->p++;
+        return 0;
+    }
+    while (true) {
+        if (s_scan_value (sc, depth + 1) != 0)
+            return -1;
+        s_scan_ws (sc);
+        if (sc->p < sc->end && *sc->p == ',') {
+            sc->p++;
+            s_scan_ws (sc);
+            continue;
+        }
+        if (sc->p < sc->end && *sc->p == ']') {
+            sc->p++;
+            return 0;
+        }
+        return s_scan_fail (sc, "',' or ']' expected");
+    }
+}
+
+static int
+s_scan_literal (s_scan_t *sc, const char *word)
+{
+    size_t len = strlen (word);
+    if ((size_t)(sc->end - sc->p) < len || memcmp (sc->p, word, len) != 0)
+        return s_scan_fail (sc, "an unexpected token");
+    sc->p += len;
+    return 0;
+}
+
+static int
+s_scan_value (s_scan_t *sc, int depth)
+{
+    if (sc->p >= sc->end)
+        return s_scan_fail (sc, "a value expected");
+    const char *raw;
+    size_t raw_len;
+    bool escaped;
+    switch (*sc->p) {
+    case '{':
+        return s_scan_object (sc, depth, NULL, NULL, NULL);
+    case '[':
+        return s_scan_array (sc, depth);
+    case '"':
+        return s_scan_string (sc, &raw, &raw_len, &escaped);
+    case 't':
+        return s_scan_literal (sc, "true");
+    case 'f':
+        return s_scan_literal (sc, "false");
+    case 'n':
+        return s_scan_literal (sc, "null");
+    default:
+        return s_scan_number (sc);
+    }
 }
 
 int
-sf_collections_payload_check (const char *payload, char *err, size_t err_cap)
+sf_collections_payload_scan (const char *payload, char **parent, char *err, size_t err_cap)
 {
+    if (parent)
+        *parent = NULL;
     if (!payload) {
         snprintf (err, err_cap, "no payload");
         return -1;
@@ -63,47 +326,49 @@ sf_collections_payload_check (const char *payload, char *err, size_t err_cap)
         snprintf (err, err_cap, "payload over %d bytes", SF_COLLECTIONS_MAX_PAYLOAD);
         return -1;
     }
-    const char *p = payload;
-    while (isspace ((unsigned char)*p))
-        p++;
-    if (*p != '{') {
-        snprintf (err, err_cap, "payload is not a JSON object (starts with '%.1s')", *p ? p : "");
+    s_scan_t sc = {.p = payload, .end = payload + len, .start = payload};
+    s_scan_ws (&sc);
+    if (sc.p >= sc.end || *sc.p != '{') {
+        snprintf (err, err_cap, "payload is not a JSON object (starts with '%.1s')",
+                  sc.p < sc.end ? sc.p : "");
         return -1;
     }
-    //  Validated in full, not only by its first byte: a malformed payload spliced into
-    //  the body would make Salesforce refuse the whole call, failing its batch-mates
-    size_t bad = s_json_bytes_ok (payload, len);
-    if (bad < len) {
-        snprintf (err, err_cap, "payload has a control character at byte %zu", bad);
+    //  Validated in full, not only by its first byte: a malformed payload spliced into the
+    //  body would make Salesforce refuse the whole call, failing its batch-mates
+    if (s_scan_object (&sc, 1, NULL, NULL, NULL) == 0) {
+        s_scan_ws (&sc);
+        if (sc.p < sc.end)
+            s_scan_fail (&sc, "more after the object (not a single JSON object)");
+    }
+    if (sc.why) {
+        snprintf (err, err_cap, "payload is not a well-formed JSON object: %s at byte %zu",
+                  sc.why, (size_t)(sc.p - sc.start));
         return -1;
     }
-    const char *end = NULL;
-    cJSON *json = cJSON_ParseWithLengthOpts (payload, len, &end, false);
-    int rc = -1;
-    if (!json) {
-        snprintf (err, err_cap, "payload is not well-formed JSON (near byte %zu)",
-                  end && end >= payload ? (size_t)(end - payload) : (size_t)0);
-        goto out;
+    if (parent && sc.pname) {
+        size_t size = sc.pname_len + 1 + sc.pvalue_len + 1;
+        char *out = malloc (size);
+        if (out) {
+            memcpy (out, sc.pname, sc.pname_len);
+            out[sc.pname_len] = '\x1f';
+            memcpy (out + sc.pname_len + 1, sc.pvalue, sc.pvalue_len);
+            out[size - 1] = '\0';
+            *parent = out;
+        }
     }
-    while (end && isspace ((unsigned char)*end))
-        end++;
-    if (!cJSON_IsObject (json) || (end && *end)) {
-        snprintf (err, err_cap, "payload is not a single JSON object");
-        goto out;
-    }
-    if (cJSON_GetObjectItemCaseSensitive (json, "attributes")) {
-        snprintf (err, err_cap, "payload has its own \"attributes\"");
-        goto out;
-    }
-    rc = 0;
-out:
-    cJSON_Delete (json);
-    return rc;
+    return 0;
 }
 
 int
-sf_collections_build (const char *sobject, const char *const *payloads, size_t n, char **body,
-                      size_t *body_len, char *err, size_t err_cap)
+sf_collections_payload_check (const char *payload, char *err, size_t err_cap)
+{
+    return sf_collections_payload_scan (payload, NULL, err, err_cap);
+}
+
+//  Builds the body; with check, runs sf_collections_payload_check on each payload first.
+static int
+s_build (const char *sobject, const char *const *payloads, size_t n, bool check, char **body,
+         size_t *body_len, char *err, size_t err_cap)
 {
     assert (body && body_len);
     *body = NULL;
@@ -122,9 +387,11 @@ sf_collections_build (const char *sobject, const char *const *payloads, size_t n
     static const char close[] = "]}";
     size_t total = sizeof open - 1 + sizeof close - 1;
     for (size_t i = 0; i < n; i++) {
-        char why[160];
-        if (sf_collections_payload_check (payloads[i], why, sizeof why) != 0) {
-            snprintf (err, err_cap, "record %zu: %s", i, why);
+        char why[160] = "no payload";
+        if (!payloads[i] ||
+            (check && sf_collections_payload_check (payloads[i], why, sizeof why) != 0) ||
+            (!check && !strchr (payloads[i], '{'))) {
+            snprintf (err, err_cap, "record %zu: %s", i, check ? why : "not a checked payload");
             return -1;
         }
         total += (size_t)head_len + 1 + strlen (payloads[i]) + 1;
@@ -160,6 +427,20 @@ sf_collections_build (const char *sobject, const char *const *payloads, size_t n
     *body = out;
     *body_len = pos;
     return 0;
+}
+
+int
+sf_collections_build (const char *sobject, const char *const *payloads, size_t n, char **body,
+                      size_t *body_len, char *err, size_t err_cap)
+{
+    return s_build (sobject, payloads, n, true, body, body_len, err, err_cap);
+}
+
+int
+sf_collections_build_checked (const char *sobject, const char *const *payloads, size_t n,
+                              char **body, size_t *body_len, char *err, size_t err_cap)
+{
+    return s_build (sobject, payloads, n, false, body, body_len, err, err_cap);
 }
 
 int

@@ -40,11 +40,24 @@ bool sf_collections_name_ok (const char *name);
     the reason in err. */
 int sf_collections_payload_check (const char *payload, char *err, size_t err_cap);
 
+/*  Like sf_collections_payload_check (one pass, no tree, no allocation but parent's), and
+    when parent is not NULL also finds the payload's first parent reference: the first member
+    whose value is an object holding a string member other than "attributes", e.g.
+    "Account":{"CloudSuite_Key__c":"X"}. Sets *parent to a malloc'd "Account\x1fX" (the
+    name and value as written, escapes kept; the caller frees) or NULL when there is none
+    (or no memory). Returns 0, or -1 with the reason in err (*parent NULL). */
+int sf_collections_payload_scan (const char *payload, char **parent, char *err, size_t err_cap);
+
 /*  Builds the upsert body for n (1..SF_COLLECTIONS_MAX) payloads of sobject. Returns 0 with
     a malloc'd NUL-terminated body (caller frees) and its length, or -1 with the reason in
     err (bad sObject name, a payload that fails sf_collections_payload_check, bad n). */
 int sf_collections_build (const char *sobject, const char *const *payloads, size_t n, char **body,
                           size_t *body_len, char *err, size_t err_cap);
+
+/*  Like sf_collections_build for payloads that already passed sf_collections_payload_check
+    (the loader checks each on arrival): they are spliced without a second check. */
+int sf_collections_build_checked (const char *sobject, const char *const *payloads, size_t n,
+                                  char **body, size_t *body_len, char *err, size_t err_cap);
 
 /*  The path of the call under /services/data/vXX.X into out: "/composite/sobjects/S/F".
     Returns 0, or -1 for a bad name or small buffer. */

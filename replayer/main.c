@@ -19,6 +19,7 @@
 int
 main (int argc, char **argv)
 {
+    cm_daemon_tune_memory ();
     const char *config_path = getenv ("MLC_CONFIG");
     int i = 1;
     for (; i < argc && strncmp (argv[i], "--", 2) == 0; i++) {
@@ -76,6 +77,7 @@ main (int argc, char **argv)
                                : -1,
         .redrive_max_ms = cm_config_int (cfg, "replayer.redrive_max_s") * 1000,
         .redrive_max = (int) cm_config_int (cfg, "replayer.redrive_max_attempts"),
+        .audit_retention_ms = cm_config_int (cfg, "replayer.audit_retention_days") * 86400000,
         .ops = cfg,
     };
     rp_daemon_t *daemon = rp_daemon_new (&dc, err, sizeof err);

@@ -22,6 +22,9 @@
 #define RP_ID_MAX          128  /* longest envelope id accepted in a control request */
 #define RP_REDRIVE_SCAN_MS 5000 /* how often retryable dead letters are looked at */
 #define RP_METRICS_MS      1000 /* how often the metric gauges are refreshed */
+#define RP_EXPIRE_TICK_MS   1000 /* audit retention: one bounded step this often */
+#define RP_EXPIRE_VISIT_MAX 20000 /* audit entries looked at per step at most */
+#define RP_EXPIRE_PAUSE_MS  60000 /* rest after a whole sweep (less when retention is less) */
 #define RP_PEERLESS_S      120  /* unhealthy after this long with no stage connected */
 #define RP_CONFIRM_MAX     (4 * RP_BURST_MAX) /* confirmations waiting for a commit at most */
 
@@ -33,6 +36,7 @@ typedef struct {
     cm_metric_t *dl_created;      /* dead letters created */
     cm_metric_t *replayed;        /* envelopes re-fed */
     cm_metric_t *replay_queue;    /* replay queue depth */
+    cm_metric_t *audit_expired;   /* audit entries removed by retention */
 } rp_metrics_t;
 
 struct rp_daemon_t {
@@ -59,6 +63,8 @@ struct rp_daemon_t {
     int64_t redrive_base_ms; /* first redrive delay, < 0 = off */
     int64_t redrive_max_ms;  /* longest redrive delay */
     int redrive_max;         /* failures before a dead letter waits for an operator */
+    int64_t retention_ms;    /* audit retention, 0 = keep forever */
+    int64_t next_expire_ms;  /* monotonic time of the next retention step */
     cm_daemon_t *ops;        /* security policy, metrics and health, or NULL */
     rp_metrics_t m;          /* metric handles (NULL without ops) */
     atomic_bool store_failed; /* a store write failed: unhealthy */
@@ -100,6 +106,8 @@ s_ops_new (rp_daemon_t *self, const cm_config_t *cfg, char *err, size_t err_cap)
                                         NULL);
     h->replayed = cm_metrics_counter (m, "records_out_total", "Messages sent per stage",
                                       "stage=\"replayer\"");
+    h->audit_expired =
+        cm_metrics_counter (m, "audit_expired_total", "Audit entries removed by retention", NULL);
     h->replay_queue = cm_metrics_gauge (m, "queue_depth", "Records waiting in a queue",
                                         "queue=\"replay\"");
     cm_daemon_add_health (self->ops, s_health, self);
@@ -122,6 +130,7 @@ s_metrics_update (rp_daemon_t *self)
     cm_metric_set (self->m.dl_created, (int64_t) st.dl_created);
     cm_metric_set (self->m.replayed, (int64_t) st.replayed);
     cm_metric_set (self->m.replay_queue, (int64_t) self->q_count);
+    cm_metric_set (self->m.audit_expired, (int64_t)st.audit_expired);
 }
 
 /* ---- life cycle -------------------------------------------------------------------- */
@@ -140,6 +149,7 @@ rp_daemon_new (const rp_daemon_config_t *cfg, char *err, size_t err_cap)
     self->redrive_base_ms = cfg->redrive_base_ms ? cfg->redrive_base_ms : 30000;
     self->redrive_max_ms = cfg->redrive_max_ms > 0 ? cfg->redrive_max_ms : 3600000;
     self->redrive_max = cfg->redrive_max > 0 ? cfg->redrive_max : 8;
+    self->retention_ms = cfg->audit_retention_ms > 0 ? cfg->audit_retention_ms : 0;
     if (mkdir (cfg->data_dir, 0750) != 0 && errno != EEXIST) {
         snprintf (err, err_cap, "data_dir %s: cannot create: %s", cfg->data_dir, strerror (errno));
         goto fail;
@@ -433,6 +443,33 @@ redrive_one (const rp_dead_letter_t *dl, void *arg)
     return 0;
 }
 
+static int commit (rp_daemon_t *self, bool sync);
+
+int
+rp_daemon_retention_tick (rp_daemon_t *self, int64_t now_ms, bool *wrapped)
+{
+    *wrapped = true;
+    if (self->retention_ms <= 0)
+        return 0;
+    int n = rp_store_expire_audit (self->store, now_ms - self->retention_ms, RP_EXPIRE_VISIT_MAX,
+                                   wrapped);
+    if (n < 0) {
+        cm_error ("RPL_STORE_ERROR", "op=audit_retention error=\"%s\" action=stop",
+                  rp_store_error (self->store));
+        atomic_store (&self->store_failed, true);
+        return -1;
+    }
+    if (n > 0) {
+        if (commit (self, false) != 0)
+            return -1;
+        rp_stats_t st;
+        rp_store_stats (self->store, &st);
+        cm_info ("RPL_AUDIT_EXPIRED", "removed=%d total=%" PRIu64 " retention_s=%" PRId64, n,
+                 st.audit_expired, self->retention_ms / 1000);
+    }
+    return n;
+}
+
 int
 rp_daemon_redrive_scan (rp_daemon_t *self, int64_t now_ms)
 {
@@ -675,12 +712,14 @@ log_stats (rp_daemon_t *self)
     rp_store_stats (self->store, &st);
     cm_info ("RPL_STATS",
              "received=%" PRIu64 " extracted=%" PRIu64 " transformed=%" PRIu64 " rejected=%" PRIu64
-             " loaded=%" PRIu64 " failed=%" PRIu64 " retrying=%" PRIu64 " bad_events=%" PRIu64
-             " dl_open=%" PRIu64 " dl_resolved=%" PRIu64 " replayed=%" PRIu64 " replay_queue=%zu",
+             " loaded=%" PRIu64 " failed=%" PRIu64 " retrying=%" PRIu64 " skipped=%" PRIu64
+             " bad_events=%" PRIu64 " dl_open=%" PRIu64 " dl_resolved=%" PRIu64 " replayed=%" PRIu64
+             " audit=%" PRIu64 " audit_expired=%" PRIu64 " replay_queue=%zu",
              self->received, st.outcomes[CM_OUTCOME_EXTRACTED], st.outcomes[CM_OUTCOME_TRANSFORMED],
              st.outcomes[CM_OUTCOME_REJECTED], st.outcomes[CM_OUTCOME_LOADED],
-             st.outcomes[CM_OUTCOME_FAILED], st.outcomes[CM_OUTCOME_RETRYING], st.bad_events,
-             st.dl_open, st.dl_resolved, st.replayed, self->q_count);
+             st.outcomes[CM_OUTCOME_FAILED], st.outcomes[CM_OUTCOME_RETRYING],
+             st.outcomes[CM_OUTCOME_SKIPPED], st.bad_events, st.dl_open, st.dl_resolved,
+             st.replayed, st.audit, st.audit_expired, self->q_count);
 }
 
 static int
@@ -708,6 +747,7 @@ rp_daemon_run (rp_daemon_t *self)
     int rc = -1;
     int64_t next_stats = cm_mono_ms () + self->stats_interval_ms;
     int64_t next_redrive = cm_mono_ms () + RP_REDRIVE_SCAN_MS;
+    self->next_expire_ms = cm_mono_ms () + RP_EXPIRE_TICK_MS;
     int64_t next_metrics = 0;
     zmq_pollitem_t items[2] = {{self->events, 0, ZMQ_POLLIN, 0}, {self->control, 0, ZMQ_POLLIN, 0}};
     int nitems = self->control ? 2 : 1;
@@ -715,6 +755,8 @@ rp_daemon_run (rp_daemon_t *self)
     while (!cm_signal_stop_requested ()) {
         int64_t now = cm_mono_ms ();
         long timeout = (next_stats < next_redrive ? next_stats : next_redrive) - now;
+        if (self->retention_ms > 0 && self->next_expire_ms - now < timeout)
+            timeout = self->next_expire_ms - now;
         if (self->ops && timeout > RP_METRICS_MS)
             timeout = RP_METRICS_MS;
         if (self->q_count > 0 && timeout > 20)
@@ -744,6 +786,14 @@ rp_daemon_run (rp_daemon_t *self)
                 goto out;
         }
         now = cm_mono_ms ();
+        if (self->retention_ms > 0 && now >= self->next_expire_ms) {
+            bool wrapped = false;
+            if (rp_daemon_retention_tick (self, cm_now_ms (), &wrapped) < 0)
+                goto out;
+            int64_t pause =
+                self->retention_ms < RP_EXPIRE_PAUSE_MS ? self->retention_ms : RP_EXPIRE_PAUSE_MS;
+            self->next_expire_ms = now + (wrapped ? pause : RP_EXPIRE_TICK_MS);
+        }
         if (now >= next_redrive) {
             /* only when the queue is empty, so nothing is queued twice */
             if (self->q_count == 0 && rp_daemon_redrive_scan (self, cm_now_ms ()) < 0)

@@ -8,6 +8,11 @@
     Writes are committed after each burst of messages (at most RP_STORE_BATCH_MAX events
     per commit). Every stats_interval_ms an RPL_STATS line is logged.
 
+    Audit retention: with audit_retention_ms > 0, every second one bounded step
+    (rp_daemon_retention_tick) removes audit entries older than that, sweeping the audit in
+    key order; after a whole sweep it rests for a minute (or the retention, if shorter).
+    Dead letters and the audit of records with an open dead letter are never removed.
+
     Replays are queued (at most RP_DAEMON_REPLAY_QUEUE_MAX) and sent at most replay_rate
     per second, so a replay cannot exhaust the Salesforce API allowance; while no loader is
     connected or the loaders' queues are full, they wait. Each sent replay is audited
@@ -62,6 +67,8 @@ typedef struct {
     int64_t redrive_max_ms;       /* longest redrive delay; 0 = 3600000 */
     int redrive_max;              /* failures after which a dead letter waits for an
                                      operator; 0 = 8 */
+    int64_t audit_retention_ms;   /* audit entries older than this are removed; 0 = keep
+                                     forever (replayer.audit_retention_days) */
     const cm_config_t *ops;       /* ZeroMQ security and metrics settings (cm_daemon);
                                      NULL = plaintext, no metrics */
 } rp_daemon_config_t;
@@ -90,6 +97,13 @@ char *rp_daemon_handle_control (rp_daemon_t *self, const void *data, size_t size
 /*  Sends queued replays allowed by the rate at monotonic time now_ms. Returns the number
     sent, or -1 on a storage error. */
 int rp_daemon_replay_tick (rp_daemon_t *self, int64_t now_ms);
+
+/*  One bounded step of audit retention at wall-clock time now_ms: removes audit entries
+    older than the retention (rp_store_expire_audit, at most a few ten thousand entries
+    looked at), commits, logs RPL_AUDIT_EXPIRED when it removed any. *wrapped is set when
+    a whole sweep of the audit is done (the loop then rests before the next one). Returns
+    the number removed (0 when retention is off), or -1 on a storage error. */
+int rp_daemon_retention_tick (rp_daemon_t *self, int64_t now_ms, bool *wrapped);
 
 /*  Queues the retryable dead letters due at wall-clock time now_ms (see above). Returns
     the number queued, or -1 on a storage error. */

@@ -11,29 +11,59 @@
 #include "cm_log.h"
 #include "cm_store.h"
 #include "cm_time.h"
+#include "rp_map.h"
 
 #define S(x) ((x) ? (x) : "")
+
+/*  A growable text buffer for audit entries written without cJSON. */
+typedef struct {
+    char *p;    /* the text */
+    size_t len; /* bytes used */
+    size_t cap; /* bytes allocated */
+    bool oom;   /* an append failed */
+} jbuf_t;
+
+/*  The open dead letters of one record. */
+typedef struct {
+    size_t count; /* ids */
+    size_t cap;   /* slots */
+    char **ids;   /* envelope ids (owned) */
+} id_list_t;
+
+/*  A stored value kept in memory. */
+typedef struct {
+    size_t len;  /* bytes */
+    char data[]; /* the bytes, NUL-terminated */
+} blob_t;
 
 struct rp_store_t {
     cm_store_t *db;          /* the RocksDB */
     bool read_only;          /* opened read-only: every write is refused */
     cm_store_batch_t *batch; /* pending writes */
     size_t pending;          /* events in the batch */
-    bool dl_dirty;           /* the batch changes dead-letter state: commit before reading it */
+    bool dl_dirty;           /* the batch changes dead-letter state (operator reads commit) */
+    rp_map_t *open;          /* record T\0E\0K\0 -> id_list_t: its open dead letters */
+    rp_map_t *dl_batch;      /* envelope id -> blob_t (stored JSON) or NULL (removed): the
+                                dead letters the pending batch changes, read before the db */
+    jbuf_t jb;               /* reused buffer for one audit entry */
+    char *exp_cursor;        /* retention sweep: next a/ key to visit, NULL = from the start */
+    size_t exp_cursor_len;   /* its length */
     bool meta_dirty;         /* counters changed since the last commit */
     uint64_t seq;            /* last audit sequence number used */
     rp_stats_t stats;        /* counters */
     char error[512];         /* last error */
 };
 
-static const char *s_stat_names[] = {"bad_events",  "dl_open",   "dl_created", "dl_updated",
-                                     "dl_resolved", "dl_purged", "replayed",   "audit"};
+static const char *s_stat_names[] = {"bad_events", "dl_open",     "dl_created",
+                                     "dl_updated", "dl_resolved", "dl_purged",
+                                     "replayed",   "audit",       "audit_expired"};
 
 static uint64_t *
 stat_slot (rp_stats_t *st, size_t i)
 {
-    uint64_t *slots[] = {&st->bad_events,  &st->dl_open,   &st->dl_created, &st->dl_updated,
-                         &st->dl_resolved, &st->dl_purged, &st->replayed,   &st->audit};
+    uint64_t *slots[] = {&st->bad_events, &st->dl_open,     &st->dl_created,
+                         &st->dl_updated, &st->dl_resolved, &st->dl_purged,
+                         &st->replayed,   &st->audit,       &st->audit_expired};
     return slots[i];
 }
 
@@ -86,6 +116,292 @@ put_be64 (char *p, uint64_t v)
     }
 }
 
+/* ---- audit text without cJSON ------------------------------------------------------ */
+
+static void
+jb_reserve (jbuf_t *b, size_t more)
+{
+    if (b->oom || b->len + more + 1 <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 512;
+    while (cap < b->len + more + 1)
+        cap *= 2;
+    char *p = realloc (b->p, cap);
+    if (!p) {
+        b->oom = true;
+        return;
+    }
+    b->p = p;
+    b->cap = cap;
+}
+
+static void
+jb_raw (jbuf_t *b, const char *text, size_t n)
+{
+    jb_reserve (b, n);
+    if (b->oom)
+        return;
+    memcpy (b->p + b->len, text, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+/*  Starts an object. */
+static void
+jb_open (jbuf_t *b)
+{
+    b->len = 0;
+    b->oom = false;
+    jb_raw (b, "{", 1);
+}
+
+/*  ,"name": (no comma after the opening brace); name is a plain literal. */
+static void
+jb_key (jbuf_t *b, const char *name)
+{
+    size_t n = strlen (name);
+    jb_reserve (b, n + 4);
+    if (b->oom)
+        return;
+    char *p = b->p + b->len;
+    if (b->len > 1)
+        *p++ = ',';
+    *p++ = '"';
+    memcpy (p, name, n), p += n;
+    *p++ = '"';
+    *p++ = ':';
+    b->len = (size_t)(p - b->p);
+    b->p[b->len] = '\0';
+}
+
+/*  A JSON string, escaped as cJSON does (", \, control characters; other bytes as is). */
+static void
+jb_str (jbuf_t *b, const char *name, const char *value)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *v = (const unsigned char *)S (value);
+    size_t n = strlen ((const char *)v);
+    jb_key (b, name);
+    jb_reserve (b, n * 6 + 2);
+    if (b->oom)
+        return;
+    char *p = b->p + b->len;
+    *p++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = v[i];
+        if (c >= 32 && c != '"' && c != '\\') {
+            *p++ = (char)c;
+            continue;
+        }
+        *p++ = '\\';
+        switch (c) {
+        case '"':
+            *p++ = '"';
+            break;
+        case '\\':
+            *p++ = '\\';
+            break;
+        case '\b':
+            *p++ = 'b';
+            break;
+        case '\f':
+            *p++ = 'f';
+            break;
+        case '\n':
+            *p++ = 'n';
+            break;
+        case '\r':
+            *p++ = 'r';
+            break;
+        case '\t':
+            *p++ = 't';
+            break;
+        default:
+            *p++ = 'u', *p++ = '0', *p++ = '0';
+            *p++ = hex[c >> 4], *p++ = hex[c & 15];
+        }
+    }
+    *p++ = '"';
+    b->len = (size_t)(p - b->p);
+    b->p[b->len] = '\0';
+}
+
+static void
+jb_str_opt (jbuf_t *b, const char *name, const char *value)
+{
+    if (value && *value)
+        jb_str (b, name, value);
+}
+
+/*  An integer, exactly (cJSON reads it back as a double, as before). */
+static void
+jb_int (jbuf_t *b, const char *name, int64_t value)
+{
+    char tmp[24], *p = tmp + sizeof tmp;
+    uint64_t u = value < 0 ? (uint64_t)0 - (uint64_t)value : (uint64_t)value;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (value < 0)
+        *--p = '-';
+    jb_key (b, name);
+    jb_raw (b, p, (size_t)(tmp + sizeof tmp - p));
+}
+
+static void
+jb_bool (jbuf_t *b, const char *name, bool value)
+{
+    jb_key (b, name);
+    jb_raw (b, value ? "true" : "false", value ? 4 : 5);
+}
+
+/* ---- in-memory indexes -------------------------------------------------------------- */
+
+static void
+id_list_free (void *value)
+{
+    id_list_t *l = value;
+    for (size_t i = 0; i < l->count; i++)
+        free (l->ids[i]);
+    free (l->ids);
+    free (l);
+}
+
+/*  Notes that record rec (T\0E\0K\0, rlen bytes) has open dead letter id. 0 or -1 (OOM). */
+static int
+open_add_raw (rp_store_t *self, const char *rec, size_t rlen, const char *id)
+{
+    bool found = false;
+    id_list_t *l = rp_map_get (self->open, rec, rlen, &found);
+    if (!l) {
+        l = calloc (1, sizeof *l);
+        if (!l)
+            return -1;
+        if (rp_map_put (self->open, rec, rlen, l) != 0)
+            return -1; /* rp_map_put freed l */
+    }
+    for (size_t i = 0; i < l->count; i++)
+        if (strcmp (l->ids[i], id) == 0)
+            return 0;
+    if (l->count == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 2;
+        char **ids = realloc (l->ids, cap * sizeof *ids);
+        if (!ids)
+            return -1;
+        l->ids = ids;
+        l->cap = cap;
+    }
+    if (!(l->ids[l->count] = strdup (id)))
+        return -1;
+    l->count++;
+    return 0;
+}
+
+static int
+open_add (rp_store_t *self, const rp_dead_letter_t *dl)
+{
+    size_t rlen = 0;
+    char *rec = record_key ("", dl->tenant, dl->entity, dl->key, 0, &rlen);
+    int rc = rec ? open_add_raw (self, rec, rlen, dl->id) : -1;
+    free (rec);
+    if (rc != 0)
+        snprintf (self->error, sizeof self->error, "out of memory");
+    return rc;
+}
+
+static void
+open_remove (rp_store_t *self, const char *tenant, const char *entity, const char *key,
+             const char *id)
+{
+    size_t rlen = 0;
+    char *rec = record_key ("", tenant, entity, key, 0, &rlen);
+    if (!rec)
+        return; /* a stale entry costs one read later, nothing else */
+    bool found = false;
+    id_list_t *l = rp_map_get (self->open, rec, rlen, &found);
+    if (l) {
+        for (size_t i = 0; i < l->count; i++)
+            if (strcmp (l->ids[i], id) == 0) {
+                free (l->ids[i]);
+                l->ids[i] = l->ids[--l->count];
+                break;
+            }
+        if (l->count == 0)
+            rp_map_delete (self->open, rec, rlen);
+    }
+    free (rec);
+}
+
+/*  True when record rec (T\0E\0K\0, rlen bytes) has an open dead letter. */
+static bool
+open_has (const rp_store_t *self, const char *rec, size_t rlen)
+{
+    bool found = false;
+    const id_list_t *l = rp_map_get (self->open, rec, rlen, &found);
+    return l && l->count > 0;
+}
+
+/*  Length of the T\0E\0K\0 part at the start of p (n bytes), 0 when it is not one. */
+static size_t
+record_part_len (const char *p, size_t n)
+{
+    size_t i = 0;
+    for (int part = 0; part < 3; part++) {
+        const char *z = memchr (p + i, '\0', n - i);
+        if (!z)
+            return 0;
+        i = (size_t)(z - p) + 1;
+    }
+    return i;
+}
+
+static int
+open_load_one (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
+{
+    rp_store_t *self = arg;
+    size_t rlen = record_part_len (key + 2, klen - 2);
+    char id[256];
+    size_t il = rlen ? klen - 2 - rlen : 0;
+    if (il == 0 || il >= sizeof id)
+        return 0;
+    memcpy (id, key + 2 + rlen, il);
+    id[il] = '\0';
+    if (open_add_raw (self, key + 2, rlen, id) != 0) {
+        snprintf (self->error, sizeof self->error, "out of memory");
+        return 1;
+    }
+    return 0;
+}
+
+static void
+blob_free (void *value)
+{
+    free (value);
+}
+
+/*  Keeps a copy of dead letter id's new stored value (text == NULL: removed) for reads
+    before the next commit. 0 or -1 (OOM). */
+static int
+batch_note (rp_store_t *self, const char *id, const char *text, size_t len)
+{
+    blob_t *b = NULL;
+    if (text) {
+        b = malloc (sizeof *b + len + 1);
+        if (!b)
+            goto oom;
+        b->len = len;
+        memcpy (b->data, text, len);
+        b->data[len] = '\0';
+    }
+    if (rp_map_put (self->dl_batch, id, strlen (id), b) != 0)
+        goto oom;
+    return 0;
+oom:
+    snprintf (self->error, sizeof self->error, "out of memory");
+    return -1;
+}
+
 /* ---- JSON helpers (stored values are read back totally: a corrupt value is an error) -- */
 
 static char *
@@ -102,13 +418,6 @@ json_int (const cJSON *obj, const char *name)
     if (!cJSON_IsNumber (it) || it->valuedouble < -9.2e18 || it->valuedouble > 9.2e18)
         return 0;
     return (int64_t)it->valuedouble;
-}
-
-static void
-json_add_opt (cJSON *obj, const char *name, const char *value)
-{
-    if (value && *value)
-        cJSON_AddStringToObject (obj, name, value);
 }
 
 /* ---- counters ---------------------------------------------------------------------- */
@@ -172,7 +481,9 @@ rp_store_open (const char *dir, bool read_only, char *err, size_t err_cap)
     if (!self->db)
         goto fail;
     self->batch = cm_store_batch_new ();
-    if (!self->batch) {
+    self->open = rp_map_new (id_list_free);
+    self->dl_batch = rp_map_new (blob_free);
+    if (!self->batch || !self->open || !self->dl_batch) {
         snprintf (err, err_cap, "out of memory");
         goto fail;
     }
@@ -196,8 +507,21 @@ rp_store_open (const char *dir, bool read_only, char *err, size_t err_cap)
         stats_from_text (&self->stats, val, vlen);
         free (val);
     }
+    /* the records with an open dead letter: a LOADED event of any other record costs no
+       read (readers never resolve, they do not need it) */
+    if (!read_only && cm_store_scan (self->db, "r/", 2, NULL, 0, open_load_one, self) != 0) {
+        snprintf (err, err_cap, "%s: reading the open dead letters: %s", dir,
+                  self->error[0] ? self->error : cm_store_error (self->db));
+        goto fail;
+    }
+    if (self->error[0]) {
+        snprintf (err, err_cap, "%s: reading the open dead letters: %s", dir, self->error);
+        goto fail;
+    }
     return self;
 fail:
+    rp_map_destroy (&self->open);
+    rp_map_destroy (&self->dl_batch);
     cm_store_batch_destroy (&self->batch);
     cm_store_destroy (&self->db);
     free (self);
@@ -213,6 +537,10 @@ rp_store_destroy (rp_store_t **self_p)
     if (!self->read_only && rp_store_flush (self, true) != 0)
         cm_error ("RPL_STORE_ERROR", "op=close_flush error=\"%s\"", self->error);
     cm_store_batch_destroy (&self->batch);
+    rp_map_destroy (&self->open);
+    rp_map_destroy (&self->dl_batch);
+    free (self->jb.p);
+    free (self->exp_cursor);
     cm_store_destroy (&self->db);
     free (self);
     *self_p = NULL;
@@ -269,6 +597,7 @@ rp_store_flush (rp_store_t *self, bool sync)
     self->pending = 0;
     self->dl_dirty = false;
     self->meta_dirty = false;
+    rp_map_clear (self->dl_batch);
     return 0;
 }
 
@@ -281,65 +610,63 @@ settle (rp_store_t *self)
 
 /* ---- audit ------------------------------------------------------------------------- */
 
-/*  Adds entry (takes ownership) as the next audit entry of the record, at at_ms. */
+/*  Finishes the entry in self->jb (opened, fields added) with its "seq" and adds it as
+    the next audit entry of the record, at at_ms. */
 static int
-audit_put (rp_store_t *self, const char *tenant, const char *entity, const char *key, int64_t at_ms,
-           cJSON *entry)
+audit_put (rp_store_t *self, const char *tenant, const char *entity, const char *key, int64_t at_ms)
 {
-    int rc = -1;
-    char *k = NULL, *text = NULL;
-    size_t klen = 0;
+    jbuf_t *b = &self->jb;
     self->seq++;
-    cJSON_AddNumberToObject (entry, "seq", (double)self->seq);
-    k = record_key ("a/", tenant, entity, key, 16, &klen);
-    text = cJSON_PrintUnformatted (entry);
-    if (!k || !text) {
+    jb_int (b, "seq", (int64_t)self->seq);
+    jb_raw (b, "}", 1);
+    size_t klen = 0;
+    char *k = record_key ("a/", tenant, entity, key, 16, &klen);
+    if (!k || b->oom) {
+        free (k);
         snprintf (self->error, sizeof self->error, "out of memory");
-        goto out;
+        return -1;
     }
     put_be64 (k + klen, (uint64_t)at_ms ^ (UINT64_C (1) << 63));
     put_be64 (k + klen + 8, self->seq);
-    cm_store_batch_put (self->batch, k, klen + 16, text, strlen (text));
+    cm_store_batch_put (self->batch, k, klen + 16, b->p, b->len);
+    free (k);
     self->stats.audit++;
     self->meta_dirty = true;
-    rc = 0;
-out:
-    free (k);
-    free (text);
-    cJSON_Delete (entry);
-    return rc;
+    return 0;
 }
 
-static cJSON *
-audit_from_event (const cm_event_t *ev)
+/*  The event's audit entry, into self->jb (without "seq" and the closing brace). The
+    JSON is written by hand (integers as integers, strings escaped as cJSON does): the
+    readers parse it with cJSON as before, and entries written by older versions read
+    the same. */
+static void
+audit_from_event (rp_store_t *self, const cm_event_t *ev)
 {
-    cJSON *o = cJSON_CreateObject ();
-    if (!o)
-        return NULL;
-    cJSON_AddNumberToObject (o, "at", (double)ev->at_ms);
-    cJSON_AddStringToObject (o, "stage", cm_stage_name (ev->stage));
-    cJSON_AddStringToObject (o, "out", cm_outcome_name (ev->outcome));
-    cJSON_AddStringToObject (o, "eid", S (ev->envelope_id));
-    cJSON_AddStringToObject (o, "tenant", S (ev->tenant));
-    cJSON_AddStringToObject (o, "entity", S (ev->entity));
-    cJSON_AddStringToObject (o, "key", S (ev->key));
-    cJSON_AddStringToObject (o, "hash", S (ev->hash));
-    cJSON_AddNumberToObject (o, "attempt", ev->attempt);
-    json_add_opt (o, "sobj", ev->sobject);
-    json_add_opt (o, "extid", ev->ext_id);
-    json_add_opt (o, "sfid", ev->sf_id);
+    jbuf_t *b = &self->jb;
+    jb_open (b);
+    jb_int (b, "at", ev->at_ms);
+    jb_str (b, "stage", cm_stage_name (ev->stage));
+    jb_str (b, "out", cm_outcome_name (ev->outcome));
+    jb_str (b, "eid", ev->envelope_id);
+    jb_str (b, "tenant", ev->tenant);
+    jb_str (b, "entity", ev->entity);
+    jb_str (b, "key", ev->key);
+    jb_str (b, "hash", ev->hash);
+    jb_int (b, "attempt", ev->attempt);
+    jb_str_opt (b, "sobj", ev->sobject);
+    jb_str_opt (b, "extid", ev->ext_id);
+    jb_str_opt (b, "sfid", ev->sf_id);
     if (ev->outcome == CM_OUTCOME_LOADED)
-        cJSON_AddBoolToObject (o, "created", ev->created);
+        jb_bool (b, "created", ev->created);
     if (ev->error_class != CM_ERR_NONE)
-        cJSON_AddStringToObject (o, "class", cm_error_class_name (ev->error_class));
-    json_add_opt (o, "code", ev->error_code);
-    json_add_opt (o, "msg", ev->message);
-    json_add_opt (o, "fields", ev->error_fields);
+        jb_str (b, "class", cm_error_class_name (ev->error_class));
+    jb_str_opt (b, "code", ev->error_code);
+    jb_str_opt (b, "msg", ev->message);
+    jb_str_opt (b, "fields", ev->error_fields);
     if (ev->http_status)
-        cJSON_AddNumberToObject (o, "http", ev->http_status);
+        jb_int (b, "http", ev->http_status);
     if (ev->envelope_size)
-        cJSON_AddNumberToObject (o, "env_size", (double)ev->envelope_size);
-    return o;
+        jb_int (b, "env_size", (int64_t)ev->envelope_size);
 }
 
 /*  An audit entry the replayer writes about a dead letter (resolved, purged, replayed). */
@@ -347,24 +674,21 @@ static int
 audit_own (rp_store_t *self, const rp_dead_letter_t *dl, const char *out, int64_t at_ms,
            const char *reason, const char *by_eid)
 {
-    cJSON *o = cJSON_CreateObject ();
-    if (!o) {
-        snprintf (self->error, sizeof self->error, "out of memory");
-        return -1;
-    }
-    cJSON_AddNumberToObject (o, "at", (double)at_ms);
-    cJSON_AddStringToObject (o, "stage", "replay");
-    cJSON_AddStringToObject (o, "out", out);
-    cJSON_AddStringToObject (o, "eid", dl->id);
-    cJSON_AddStringToObject (o, "tenant", dl->tenant);
-    cJSON_AddStringToObject (o, "entity", dl->entity);
-    cJSON_AddStringToObject (o, "key", dl->key);
-    cJSON_AddStringToObject (o, "hash", dl->hash);
-    cJSON_AddNumberToObject (o, "attempt", dl->env_attempt);
-    json_add_opt (o, "code", dl->code);
-    json_add_opt (o, "reason", reason);
-    json_add_opt (o, "by_eid", by_eid);
-    return audit_put (self, dl->tenant, dl->entity, dl->key, at_ms, o);
+    jbuf_t *b = &self->jb;
+    jb_open (b);
+    jb_int (b, "at", at_ms);
+    jb_str (b, "stage", "replay");
+    jb_str (b, "out", out);
+    jb_str (b, "eid", dl->id);
+    jb_str (b, "tenant", dl->tenant);
+    jb_str (b, "entity", dl->entity);
+    jb_str (b, "key", dl->key);
+    jb_str (b, "hash", dl->hash);
+    jb_int (b, "attempt", dl->env_attempt);
+    jb_str_opt (b, "code", dl->code);
+    jb_str_opt (b, "reason", reason);
+    jb_str_opt (b, "by_eid", by_eid);
+    return audit_put (self, dl->tenant, dl->entity, dl->key, at_ms);
 }
 
 /* ---- dead letters ------------------------------------------------------------------ */
@@ -459,6 +783,19 @@ static int
 dead_letter_get (rp_store_t *self, const char *id, rp_dead_letter_t **dl)
 {
     *dl = NULL;
+    bool pending = false;
+    blob_t *blob = rp_map_get (self->dl_batch, id, strlen (id), &pending);
+    if (pending) {
+        /* changed by the batch: the db does not have it yet */
+        if (!blob)
+            return 0;
+        *dl = dead_letter_parse (blob->data, blob->len);
+        if (!*dl) {
+            snprintf (self->error, sizeof self->error, "out of memory");
+            return -1;
+        }
+        return 1;
+    }
     size_t klen = 0;
     char *k = simple_key ("d/", id, &klen);
     char *val = NULL;
@@ -526,7 +863,7 @@ dead_letter_put (rp_store_t *self, const rp_dead_letter_t *dl)
     }
     cm_store_batch_put (self->batch, k, klen, text, strlen (text));
     self->dl_dirty = true;
-    rc = 0;
+    rc = batch_note (self, dl->id, text, strlen (text));
 out:
     free (k);
     free (text);
@@ -555,7 +892,8 @@ dead_letter_remove (rp_store_t *self, const rp_dead_letter_t *dl)
         self->stats.dl_open--;
     self->dl_dirty = true;
     self->meta_dirty = true;
-    rc = 0;
+    open_remove (self, dl->tenant, dl->entity, dl->key, dl->id);
+    rc = batch_note (self, dl->id, NULL, 0);
 out:
     free (dk);
     free (ek);
@@ -583,8 +921,6 @@ dead_letter_record (rp_store_t *self, const cm_event_t *ev)
                  S (ev->tenant), S (ev->entity), S (ev->key));
         return 0;
     }
-    if (settle (self) != 0)
-        return -1;
     rp_dead_letter_t *dl = NULL;
     int found = dead_letter_get (self, ev->envelope_id, &dl);
     if (found < 0) {
@@ -615,6 +951,8 @@ dead_letter_record (rp_store_t *self, const cm_event_t *ev)
         memcpy (rk + rlen, dl->id, il);
         cm_store_batch_put (self->batch, rk, rlen + il, "", 0);
         free (rk);
+        if (open_add (self, dl) != 0)
+            goto out;
     } else {
         dl->attempts++;
         self->stats.dl_updated++;
@@ -662,71 +1000,84 @@ out:
     return rc;
 }
 
-typedef struct {
-    rp_store_t *self;     /* the store */
-    const cm_event_t *ev; /* the LOADED event */
-    size_t plen;          /* length of the r/ prefix */
-    int rc;               /* 0, or -1 on error */
-} resolve_ctx_t;
-
+/*  Resolves open dead letter id of the LOADED event's record when the load covers it. */
 static int
-resolve_one (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
+resolve_one (rp_store_t *self, const cm_event_t *ev, const char *id)
 {
-    resolve_ctx_t *ctx = arg;
-    rp_store_t *self = ctx->self;
-    const cm_event_t *ev = ctx->ev;
-    size_t il = klen - ctx->plen;
-    char id[256];
-    if (il == 0 || il >= sizeof id)
-        return 0;
-    memcpy (id, key + ctx->plen, il);
-    id[il] = '\0';
     rp_dead_letter_t *dl = NULL;
     int found = dead_letter_get (self, id, &dl);
-    if (found < 0) {
-        ctx->rc = -1;
-        return 1;
+    if (found < 0)
+        return -1;
+    if (found == 0) {
+        /* a stale index entry: drop it */
+        size_t rlen = 0, il = strlen (id);
+        char *rk = record_key ("r/", ev->tenant, ev->entity, ev->key, il, &rlen);
+        if (!rk) {
+            snprintf (self->error, sizeof self->error, "out of memory");
+            return -1;
+        }
+        memcpy (rk + rlen, id, il);
+        cm_store_batch_delete (self->batch, rk, rlen + il);
+        free (rk);
+        open_remove (self, ev->tenant, ev->entity, ev->key, id);
+        return 0;
     }
-    if (found == 0)
-        return 0; /* a stale index entry; removed with the next purge of the record */
+    int rc = 0;
     bool same_id = ev->envelope_id && strcmp (dl->id, ev->envelope_id) == 0;
     bool same_hash = ev->hash && *ev->hash && strcmp (dl->hash, ev->hash) == 0;
     if (same_id || same_hash || dl->last_failure_ms <= ev->at_ms) {
         if (dead_letter_remove (self, dl) != 0 ||
-            audit_own (self, dl, "resolved", ev->at_ms, NULL, S (ev->envelope_id)) != 0) {
-            ctx->rc = -1;
-            rp_dead_letter_destroy (&dl);
-            return 1;
+            audit_own (self, dl, "resolved", ev->at_ms, NULL, S (ev->envelope_id)) != 0)
+            rc = -1;
+        else {
+            self->stats.dl_resolved++;
+            cm_info ("RPL_DL_RESOLVED", "id=%s tenant=%s entity=%s key=%s sfid=%s", dl->id,
+                     dl->tenant, dl->entity, dl->key, S (ev->sf_id));
         }
-        self->stats.dl_resolved++;
-        cm_info ("RPL_DL_RESOLVED", "id=%s tenant=%s entity=%s key=%s sfid=%s", dl->id, dl->tenant,
-                 dl->entity, dl->key, S (ev->sf_id));
     }
     rp_dead_letter_destroy (&dl);
-    return 0;
+    return rc;
 }
 
+/*  LOADED: resolves the record's open dead letters it covers. Only records in the
+    in-memory index are looked at, so the common case costs one hash lookup. */
 static int
 dead_letter_resolve (rp_store_t *self, const cm_event_t *ev)
 {
-    if (self->stats.dl_open == 0 && !self->dl_dirty)
-        return 0; /* the common case costs no read */
-    if (settle (self) != 0)
-        return -1;
-    size_t plen = 0;
-    char *prefix = record_key ("r/", ev->tenant, ev->entity, ev->key, 0, &plen);
-    if (!prefix) {
+    if (rp_map_size (self->open) == 0)
+        return 0;
+    size_t rlen = 0;
+    char *rec = record_key ("", ev->tenant, ev->entity, ev->key, 0, &rlen);
+    if (!rec) {
         snprintf (self->error, sizeof self->error, "out of memory");
         return -1;
     }
-    resolve_ctx_t ctx = {self, ev, plen, 0};
-    int rc = cm_store_scan (self->db, prefix, plen, NULL, 0, resolve_one, &ctx);
-    free (prefix);
-    if (rc != 0) {
-        set_error (self, "scanning dead letters");
-        return -1;
-    }
-    return ctx.rc;
+    bool found = false;
+    id_list_t *l = rp_map_get (self->open, rec, rlen, &found);
+    free (rec);
+    if (!l || l->count == 0)
+        return 0;
+    /* a copy: resolving changes the list */
+    int rc = 0;
+    size_t n = l->count;
+    char **ids = calloc (n, sizeof *ids);
+    if (!ids)
+        goto oom;
+    for (size_t i = 0; i < n; i++)
+        if (!(ids[i] = strdup (l->ids[i])))
+            goto oom;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = resolve_one (self, ev, ids[i]);
+    goto out;
+oom:
+    snprintf (self->error, sizeof self->error, "out of memory");
+    rc = -1;
+out:
+    if (ids)
+        for (size_t i = 0; i < n; i++)
+            free (ids[i]);
+    free (ids);
+    return rc;
 }
 
 /* ---- apply ------------------------------------------------------------------------- */
@@ -743,23 +1094,14 @@ rp_store_apply (rp_store_t *self, const cm_event_t *ev)
                   (int)ev->outcome);
         return -1;
     }
-    cJSON *entry = audit_from_event (ev);
-    if (!entry) {
-        snprintf (self->error, sizeof self->error, "out of memory");
+    /* resolution first: its audit entries then precede this event's own */
+    if (ev->outcome == CM_OUTCOME_LOADED && dead_letter_resolve (self, ev) != 0)
         return -1;
-    }
-    /* resolution first: its audit entries then precede nothing of this event's own,
-       and the dead letters it reads are settled */
-    if (ev->outcome == CM_OUTCOME_LOADED && dead_letter_resolve (self, ev) != 0) {
-        cJSON_Delete (entry);
-        return -1;
-    }
     if ((ev->outcome == CM_OUTCOME_FAILED || ev->outcome == CM_OUTCOME_REJECTED) &&
-        dead_letter_record (self, ev) != 0) {
-        cJSON_Delete (entry);
+        dead_letter_record (self, ev) != 0)
         return -1;
-    }
-    if (audit_put (self, ev->tenant, ev->entity, ev->key, ev->at_ms, entry) != 0)
+    audit_from_event (self, ev);
+    if (audit_put (self, ev->tenant, ev->entity, ev->key, ev->at_ms) != 0)
         return -1;
     if (ev->outcome == CM_OUTCOME_LOADED && ev->sf_id && *ev->sf_id) {
         size_t klen = 0, vlen = 0;
@@ -950,6 +1292,85 @@ rp_store_lookup_sf_id (rp_store_t *self, const char *sf_id, char **tenant, char 
     return 1;
 }
 
+/* ---- retention --------------------------------------------------------------------- */
+
+typedef struct {
+    rp_store_t *self;  /* the store */
+    int64_t cutoff_ms; /* entries older than this go */
+    size_t max_visit;  /* entries to look at in this call */
+    size_t visited;    /* entries looked at */
+    size_t removed;    /* entries deleted */
+    int rc;            /* 0, or -1 on OOM */
+} expire_ctx_t;
+
+static int
+expire_one (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
+{
+    expire_ctx_t *ctx = arg;
+    rp_store_t *self = ctx->self;
+    if (ctx->visited == ctx->max_visit) {
+        /* the budget is spent: the next call starts here */
+        char *cur = malloc (klen);
+        if (!cur) {
+            snprintf (self->error, sizeof self->error, "out of memory");
+            ctx->rc = -1;
+            return 1;
+        }
+        memcpy (cur, key, klen);
+        free (self->exp_cursor);
+        self->exp_cursor = cur;
+        self->exp_cursor_len = klen;
+        return 1;
+    }
+    ctx->visited++;
+    if (klen < 2 + 3 + 16)
+        return 0; /* not an audit key of ours; leave it */
+    const unsigned char *t = (const unsigned char *)key + klen - 16;
+    uint64_t u = 0;
+    for (int i = 0; i < 8; i++)
+        u = (u << 8) | t[i];
+    int64_t at_ms = (int64_t)(u ^ (UINT64_C (1) << 63));
+    if (at_ms >= ctx->cutoff_ms)
+        return 0;
+    /* the history of a record with an open dead letter stays, whatever its age */
+    if (rp_map_size (self->open) > 0 && open_has (self, key + 2, klen - 2 - 16))
+        return 0;
+    cm_store_batch_delete (self->batch, key, klen);
+    ctx->removed++;
+    return 0;
+}
+
+int
+rp_store_expire_audit (rp_store_t *self, int64_t cutoff_ms, size_t max_visit, bool *wrapped)
+{
+    *wrapped = false;
+    if (self->read_only) {
+        snprintf (self->error, sizeof self->error, "store is read-only");
+        return -1;
+    }
+    if (max_visit == 0)
+        return 0;
+    expire_ctx_t ctx = {self, cutoff_ms, max_visit, 0, 0, 0};
+    char *start = self->exp_cursor;
+    size_t slen = self->exp_cursor_len;
+    self->exp_cursor = NULL;
+    self->exp_cursor_len = 0;
+    int rc = cm_store_scan (self->db, "a/", 2, start, slen, expire_one, &ctx);
+    free (start);
+    if (rc != 0) {
+        set_error (self, "scanning audit for retention");
+        return -1;
+    }
+    if (ctx.rc != 0)
+        return -1;
+    *wrapped = self->exp_cursor == NULL;
+    if (ctx.removed) {
+        self->stats.audit_expired += ctx.removed;
+        self->meta_dirty = true;
+    }
+    return (int)ctx.removed;
+}
+
 /* ---- operator actions -------------------------------------------------------------- */
 
 int
@@ -987,8 +1408,6 @@ rp_store_note_replay (rp_store_t *self, const char *id)
         snprintf (self->error, sizeof self->error, "store is read-only");
         return -1;
     }
-    if (settle (self) != 0)
-        return -1;
     rp_dead_letter_t *dl = NULL;
     int found = dead_letter_get (self, id, &dl);
     if (found <= 0)

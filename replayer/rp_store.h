@@ -19,8 +19,10 @@
     events are committed together in one atomic write batch, so the counters always match
     the data.
 
-    Audit entry JSON: {"seq","at","stage","out","eid","tenant","entity","key","hash",
-    "attempt"} plus when present "sobj","extid","sfid","created","class","code","msg",
+    Audit entry JSON (written by hand, integers as integers, strings escaped as cJSON
+    does; read with cJSON, so entries written by older versions read the same):
+    {"at","stage","out","eid","tenant","entity","key","hash","attempt",...,"seq"} plus
+    when present "sobj","extid","sfid","created","class","code","msg",
     "fields","http","env_size". Entries written by the replayer itself have stage
     "replay" and out "resolved" (a later LOADED cleared a dead letter), "purged" (with
     "reason") or "replayed".
@@ -33,10 +35,16 @@
     failed after an older one loaded stays open.
 
     Writes. rp_store_apply adds to an in-memory batch, committed when it holds
-    RP_STORE_BATCH_MAX events, by rp_store_flush, and before any read of dead-letter state
-    that the batch has changed (so a second failure in the same batch still counts). A
-    commit error is returned as -1; the caller must stop (a dropped event is never
-    silent).
+    RP_STORE_BATCH_MAX events or by rp_store_flush. The dead letters the batch changed are
+    also kept in memory until the commit and read from there (so a second failure or a
+    load in the same batch sees the first failure without a commit); operator reads
+    (rp_store_dead_letter, _envelope, _dead_letters, history) commit first. The records
+    with an open dead letter are kept in an in-memory index (loaded from r/ at open), so a
+    LOADED event of any other record reads nothing. A commit error is returned as -1; the
+    caller must stop (a dropped event is never silent).
+
+    Retention (rp_store_expire_audit) deletes old a/ entries in bounded steps; it never
+    touches d/, e/, r/, s/ nor the a/ entries of a record with an open dead letter.
 
     Readers. rp_store_open (read_only=true) works while the daemon holds the database and
     sees the state as of the open (committed batches only). */
@@ -90,6 +98,7 @@ typedef struct {
     uint64_t dl_purged;   /* dead letters purged by an operator */
     uint64_t replayed;    /* envelopes re-fed on the replay socket */
     uint64_t audit;       /* audit entries written */
+    uint64_t audit_expired; /* audit entries removed by the retention sweep */
 } rp_stats_t;
 
 /*  Filters for dead letters; NULL / 0 members match everything. */
@@ -160,6 +169,14 @@ int rp_store_lookup_sf_id (rp_store_t *self, const char *sf_id, char **tenant, c
 /*  Removes dead letter id with an audit entry naming the reason. Committed (synced)
     before returning. 1 when purged, 0 when there was none, -1 on error. */
 int rp_store_purge (rp_store_t *self, const char *id, const char *reason);
+
+/*  Audit retention, bounded work: looks at no more than max_visit audit entries, from where
+    the previous call stopped, and deletes (in the pending batch: commit with
+    rp_store_flush) those whose time is before cutoff_ms, except the entries of records
+    that have an open dead letter. Dead letters themselves are never touched. Sets *wrapped
+    when the sweep reached the end of the audit (the next call starts from the beginning).
+    Returns the number of entries deleted (counted in stats.audit_expired), or -1 on error. */
+int rp_store_expire_audit (rp_store_t *self, int64_t cutoff_ms, size_t max_visit, bool *wrapped);
 
 /*  Notes that dead letter id was re-fed (audit entry, replays + 1). Batched.
     1, 0 when there was none, -1 on error. */

@@ -3,7 +3,8 @@
 # AddressSanitizer/UBSan build. Each test prints TAP lines; this counts them and ends with
 # the one line "N passed, M failed". Exit 0 only when nothing failed.
 #   tests/run.sh [unit|integration|all] (default all); ONLY=regex limits the test names;
-#   B and BSAN name the plain and sanitizer build directories (default build, build/asan).
+#   B and BSAN name the plain and sanitizer build directories (default build, build/asan);
+#   TEST_JOBS=1 runs the plain and the sanitizer integration passes one after the other.
 set -u
 cd "$(dirname "$0")/.."
 what=${1:-all}
@@ -60,6 +61,9 @@ run_integration () {
         [ -f "$t" ] || continue
         name="$label/$(basename "$t" .sh)"
         [[ -n "${ONLY:-}" && ! "$name" =~ $ONLY ]] && continue
+        # protocol and garbage-input scripts run once, on the sanitizer build, which checks
+        # strictly more than the plain one
+        [ "$label" = integration ] && grep -q '^# run.sh: sanitizer build only' "$t" && continue
         log="$logdir/${name//\//_}.log"
         t0=$SECONDS
         BIN=$bin timeout 600 bash "$t" >"$log" 2>&1
@@ -72,16 +76,45 @@ if [ "$what" = all ] || [ "$what" = unit ]; then
     run_unit "${B:-build}/tests" unit
     run_unit "${BSAN:-build/asan}/tests" unit-asan
 fi
-if [ "$what" = all ] || [ "$what" = integration ]; then
-    run_integration "${B:-build}/bin" integration
-    run_integration "${BSAN:-build/asan}/bin" integration-asan
-fi
-if [ "$what" = all ] || [ "$what" = fuzz ]; then
-    # libFuzzer targets, a few seconds each, once (they carry their own sanitizers)
-    log="$logdir/fuzz.log"
+# run_fuzz: every libFuzzer target a few seconds, once (they carry their own sanitizers)
+run_fuzz () {
+    local log="$logdir/fuzz.log" t0=$SECONDS
     tests/fuzz/run-short.sh >"$log" 2>&1
-    count fuzz "$log" $?
+    count fuzz "$log" $? $((SECONDS - t0))
+}
+fuzz=0
+{ [ "$what" = all ] || [ "$what" = fuzz ]; } && fuzz=1
+if [ "$what" = all ] || [ "$what" = integration ]; then
+    if [ "${TEST_JOBS:-2}" -gt 1 ]; then
+        # The integration scripts mostly wait (for processes, timers, HTTP), so the plain pass
+        # (then the fuzz run) goes in the background while the sanitizer pass runs: every
+        # script has its own temporary directory, ipc endpoints and ports picked by the kernel.
+        (
+            passed=0 failed=0 failures=()
+            run_integration "${B:-build}/bin" integration
+            [ "$fuzz" = 1 ] && run_fuzz
+            echo "$passed $failed" >"$logdir/background.counts"
+            [ ${#failures[@]} -eq 0 ] || printf '%s\n' "${failures[@]}" >"$logdir/background.failures"
+        ) >"$logdir/background.out" 2>&1 &
+        bg=$!
+        run_integration "${BSAN:-build/asan}/bin" integration-asan
+        wait "$bg"
+        cat "$logdir/background.out"
+        if read -r p f <"$logdir/background.counts" 2>/dev/null; then
+            passed=$((passed + p))
+            failed=$((failed + f))
+            [ -f "$logdir/background.failures" ] && mapfile -t -O ${#failures[@]} failures <"$logdir/background.failures"
+        else
+            failed=$((failed + 1))
+            failures+=("the background pass (plain integration, fuzz) ended early: $logdir/background.out")
+        fi
+        fuzz=0
+    else
+        run_integration "${B:-build}/bin" integration
+        run_integration "${BSAN:-build/asan}/bin" integration-asan
+    fi
 fi
+[ "$fuzz" = 1 ] && run_fuzz
 echo "tests took $(( $(date +%s) - start )) s; logs in $logdir"
 if [ ${#failures[@]} -gt 0 ]; then
     echo "failed:"

@@ -7,7 +7,9 @@
         synced / failed / skipped records, backlog (pending = extracted, not transformed yet;
         in flight = transformed or retrying, not loaded yet) and open dead letters from the
         replayer's audit trail; and, from the loader's /metrics (URL given), Salesforce API
-        usage and token requests per org, else "unknown".
+        usage and token requests per org, else "unknown"; per connection the CloudSuite token
+        state as the extractor last recorded it (cached or not, expires in N s, last renewal,
+        token requests and renewals, last token error; never the token itself).
     Sources are opened read-only (ex_state_open_read_only, rp_store_open read_only), so the
     daemons may run. Secrets are not resolved (cm_config_load_unresolved) and never shown.
     Human table by default, one JSON object with --json.
@@ -25,6 +27,7 @@
 #include "cm_config.h"
 #include "cm_http.h"
 #include "cm_log.h"
+#include "cm_time.h"
 #include "ex_progress.h"
 #include "ex_state.h"
 #include "ex_tenant.h"
@@ -243,6 +246,85 @@ out:
     cm_http_destroy (&http);
 }
 
+static double
+s_num (const cJSON *obj, const char *name)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive (obj, name);
+    return cJSON_IsNumber (item) ? item->valuedouble : 0;
+}
+
+/*  Adds the connection's CloudSuite token state ("token": the extractor's record with
+    "expires_in_s" computed now; null when no extractor has written one yet). The record
+    never holds the token itself. 0, or -1 (err) on a store error or a corrupt record. */
+static int
+s_add_token (ex_state_t *state, cJSON *conn, char *err, size_t err_cap)
+{
+    char *text = NULL;
+    int rc = ex_state_token (state, &text, err, err_cap);
+    if (rc < 0)
+        return -1;
+    if (rc == 0) {
+        cJSON_AddNullToObject (conn, "token");
+        return 0;
+    }
+    cJSON *tok = cJSON_Parse (text);
+    free (text);
+    if (!cJSON_IsObject (tok)) {
+        cJSON_Delete (tok);
+        snprintf (err, err_cap, "the token state is corrupt (not a JSON object)");
+        return -1;
+    }
+    const cJSON *exp = cJSON_GetObjectItemCaseSensitive (tok, "expires_at");
+    if (cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (tok, "cached")) && cJSON_IsNumber (exp)) {
+        double left = (exp->valuedouble - (double)cm_now_ms ()) / 1000;
+        cJSON_AddNumberToObject (tok, "expires_in_s", left > 0 ? (double)(int64_t)left : 0);
+    } else
+        cJSON_AddNullToObject (tok, "expires_in_s");
+    cJSON_AddItemToObject (conn, "token", tok);
+    return 0;
+}
+
+/*  "YYYY-MM-DD HH:MM:SS" (UTC) of a wall-clock ms. */
+static char *
+s_utc (double ms, char *buf, size_t cap)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r (&t, &tm);
+    strftime (buf, cap, "%Y-%m-%d %H:%M:%S", &tm);
+    return buf;
+}
+
+/*  The human line of a connection's token state. */
+static void
+s_print_token (const cJSON *conn)
+{
+    const cJSON *tok = cJSON_GetObjectItemCaseSensitive (conn, "token");
+    const char *tenant = s_str (conn, "tenant");
+    if (!cJSON_IsObject (tok)) {
+        printf ("CloudSuite token of %s: unknown (no poll recorded it yet)\n", tenant);
+        return;
+    }
+    char when[32], state[64];
+    const cJSON *left = cJSON_GetObjectItemCaseSensitive (tok, "expires_in_s");
+    if (!cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (tok, "cached")))
+        snprintf (state, sizeof state, "not cached");
+    else if (cJSON_IsNumber (left) && left->valuedouble > 0)
+        snprintf (state, sizeof state, "cached, expires in %.0f s", left->valuedouble);
+    else
+        snprintf (state, sizeof state, "cached, expired");
+    const cJSON *ren = cJSON_GetObjectItemCaseSensitive (tok, "last_renewal");
+    printf ("CloudSuite token of %s: %s; last renewal %s; token requests %.0f, renewals %.0f\n",
+            tenant, state,
+            cJSON_IsNumber (ren) ? s_utc (ren->valuedouble, when, sizeof when) : "never",
+            s_num (tok, "requests"), s_num (tok, "renewals"));
+    const cJSON *at = cJSON_GetObjectItemCaseSensitive (tok, "last_error_at");
+    if (*s_str (tok, "last_error"))
+        printf ("    last token error (%s): %s\n",
+                cJSON_IsNumber (at) ? s_utc (at->valuedouble, when, sizeof when) : "?",
+                s_str (tok, "last_error"));
+}
+
 /*  Adds one tenant's entities to conns. */
 static int
 s_read_tenant (const cm_config_t *cfg, const char *data_dir, const char *tenant, st_walk_t *w,
@@ -260,6 +342,8 @@ s_read_tenant (const cm_config_t *cfg, const char *data_dir, const char *tenant,
         goto out;
     }
     cJSON_AddItemToArray (conns, conn);
+    if (s_add_token (state, conn, err, err_cap))
+        goto out;
     for (size_t i = 0; i < EX_TENANT_ENTITIES; i++) {
         const char *entity = ex_tenant_entity_name (i);
         char key[128];
@@ -309,13 +393,6 @@ out:
     return rc;
 }
 
-static double
-s_num (const cJSON *obj, const char *name)
-{
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive (obj, name);
-    return cJSON_IsNumber (item) ? item->valuedouble : 0;
-}
-
 static void
 s_print_table (const cJSON *root)
 {
@@ -352,6 +429,8 @@ s_print_table (const cJSON *root)
             }
         }
     }
+    cJSON_ArrayForEach (conn, cJSON_GetObjectItemCaseSensitive (root, "connections"))
+        s_print_token (conn);
     const cJSON *sf = cJSON_GetObjectItemCaseSensitive (root, "salesforce");
     const cJSON *orgs = cJSON_GetObjectItemCaseSensitive (sf, "orgs");
     if (!cJSON_IsObject (orgs)) {

@@ -126,6 +126,7 @@ main (int argc, char **argv)
         return tf_cli_check_mapping (check, explicit_config ? path : NULL);
 
     cm_signal_install ();
+    cm_daemon_tune_memory ();
     cm_log_init ("transformer", CM_LOG_INFO);
     int rc = 1;
     char err[1024];
@@ -183,14 +184,19 @@ main (int argc, char **argv)
     tf_loop_config_t lc = {cm_config_str (cfg, "zmq.extract_endpoint"),
                            cm_config_str (cfg, "zmq.load_endpoint"),
                            cm_config_str (cfg, "zmq.events_endpoint"),
-                           (int)cm_config_int (cfg, "zmq.hwm"), TF_DRAIN_MS};
+                           (int)cm_config_int (cfg, "zmq.hwm"), TF_DRAIN_MS,
+                           //  Whole batches to the loaders (issue 8): tf_loop.h
+                           (int)cm_config_int (cfg, "salesforce.batch_size"),
+                           (int)cm_config_int (cfg, "salesforce.flush_ms"),
+                           (int)cm_config_int (cfg, "salesforce.max_batch_wait_ms")};
     ops = cm_daemon_new ("transformer", ctx, cfg, err, sizeof err);
     if (!ops)
         goto fail_msg;
     loop = tf_loop_new (ctx, &lc, mapping, memory ? &mem_ops : NULL, err, sizeof err);
     if (!loop)
         goto fail_msg;
-    tf_ops = tf_ops_new (ops, loop, memory ? &mem_ops : NULL);
+    tf_ops = tf_ops_new (ops, loop, memory ? &mem_ops : NULL,
+                         (int)cm_config_int (cfg, "transformer.peer_grace_s"));
     cm_info ("TRF_START", "mapping=%s entities=%zu memory=%s extract=%s load=%s events=%s",
              mapping_file, tf_mapping_entity_count (mapping), memory ? "on" : "off",
              lc.extract_endpoint, lc.load_endpoint, lc.events_endpoint);

@@ -98,6 +98,12 @@ field_free (tf_field_t *f)
     free (f->default_text);
     free (f->parent_sobject);
     free (f->parent_field);
+    for (size_t i = 0; i < f->parent_alt_count; i++) {
+        free (f->parent_alts[i].sobject);
+        free (f->parent_alts[i].to);
+        free (f->parent_alts[i].field);
+    }
+    free (f->parent_alts);
 }
 
 static void
@@ -644,11 +650,67 @@ is_decimal (const char *s)
     return *s == 0;
 }
 
+/*  True when `to` is already written by a rule of the route (or one of its parent
+    alternatives). */
+static bool
+to_taken (const tf_route_t *route, const char *to)
+{
+    for (size_t i = 0; i < route->field_count; i++) {
+        const tf_field_t *f = &route->fields[i];
+        if (strcmp (f->to, to) == 0)
+            return true;
+        for (size_t a = 0; a < f->parent_alt_count; a++)
+            if (strcmp (f->parent_alts[a].to, to) == 0)
+                return true;
+    }
+    return false;
+}
+
+/*  "alternatives": [{"sobject": "Contact", "to": "Contact__r"}, ...] of a parent. */
 static int
-parent_parse (ctx_t *ctx, const cJSON *j, tf_field_t *f)
+alts_parse (ctx_t *ctx, const cJSON *j, tf_field_t *f, const tf_route_t *route)
+{
+    static const char *const keys[] = {"sobject", "to", "external_id_field", "typed", "comment",
+                                       NULL};
+    int n = cJSON_IsArray (j) ? cJSON_GetArraySize (j) : -1;
+    if (n < 1 || n > TF_MAX_PARENT_ALTS)
+        return fail (ctx, "parent 'alternatives' must be an array of 1 to %d objects",
+                     TF_MAX_PARENT_ALTS);
+    f->parent_alts = calloc ((size_t)n, sizeof *f->parent_alts);
+    if (!f->parent_alts)
+        return fail (ctx, "out of memory");
+    for (const cJSON *it = j->child; it; it = it->next) {
+        if (!cJSON_IsObject (it))
+            return fail (ctx, "each parent alternative must be an object with sobject and to");
+        tf_parent_alt_t *alt = &f->parent_alts[f->parent_alt_count++];
+        if (check_keys (ctx, it, "parent alternative", keys) ||
+            get_name (ctx, it, "sobject", true, &alt->sobject) ||
+            get_name (ctx, it, "to", true, &alt->to) ||
+            get_name (ctx, it, "external_id_field", false, &alt->field) ||
+            get_bool (ctx, it, "typed", &alt->typed))
+            return -1;
+        if (!alt->field && !(alt->field = strdup (f->parent_field)))
+            return fail (ctx, "out of memory");
+        if (strcmp (alt->sobject, f->parent_sobject) == 0)
+            return fail (ctx, "parent alternative sObject '%s' is the parent's own", alt->sobject);
+        if (strcmp (alt->to, f->to) == 0 || to_taken (route, alt->to) ||
+            (route->ext_field && strcmp (alt->to, route->ext_field) == 0))
+            return fail (ctx, "parent alternative '%s' is mapped twice", alt->to);
+        for (size_t i = 0; i + 1 < f->parent_alt_count; i++)
+            if (strcmp (f->parent_alts[i].sobject, alt->sobject) == 0 ||
+                strcmp (f->parent_alts[i].to, alt->to) == 0)
+                return fail (ctx, "parent alternative '%s' (%s) is listed twice", alt->to,
+                             alt->sobject);
+    }
+    return 0;
+}
+
+static int
+parent_parse (ctx_t *ctx, const cJSON *j, tf_field_t *f, const tf_route_t *route)
 {
     static const char *const keys[] = {"sobject", "external_id_field", "key_template",
-                                       "typed",   "comment",           NULL};
+                                       "typed",   "alternatives",      "comment",
+                                       NULL};
     if (!cJSON_IsObject (j))
         return fail (ctx, "'parent' must be an object with sobject, external_id_field, "
                           "key_template");
@@ -666,6 +728,9 @@ parent_parse (ctx_t *ctx, const cJSON *j, tf_field_t *f)
         return -1;
     if (template_fields (&f->tmpl, true) == 0)
         return fail (ctx, "parent key_template '%.200s' has no record placeholder", f->tmpl.source);
+    const cJSON *alts = cJSON_GetObjectItemCaseSensitive (j, "alternatives");
+    if (alts && alts_parse (ctx, alts, f, route))
+        return -1;
     return 0;
 }
 
@@ -685,9 +750,8 @@ field_parse (ctx_t *ctx, const cJSON *j, tf_field_t *f, const tf_route_t *route)
         return -1;
     if (route->ext_field && strcmp (f->to, route->ext_field) == 0)
         return fail (ctx, "is the external-ID field, which key_template sets");
-    for (size_t i = 0; i < route->field_count; i++)
-        if (strcmp (route->fields[i].to, f->to) == 0)
-            return fail (ctx, "mapped twice");
+    if (to_taken (route, f->to))
+        return fail (ctx, "mapped twice");
 
     const cJSON *from = cJSON_GetObjectItemCaseSensitive (j, "from");
     const cJSON *tmpl = cJSON_GetObjectItemCaseSensitive (j, "template");
@@ -745,7 +809,7 @@ field_parse (ctx_t *ctx, const cJSON *j, tf_field_t *f, const tf_route_t *route)
         f->kind = f->const_kind;
     } else {
         f->src = TF_SRC_PARENT;
-        if (parent_parse (ctx, parent, f))
+        if (parent_parse (ctx, parent, f, route))
             return -1;
         static const char *const no[] = {"transforms", "lookup", "default", "merge", "empty", NULL};
         for (size_t i = 0; no[i]; i++)

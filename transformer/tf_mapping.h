@@ -30,6 +30,7 @@
 #define TF_MAX_COND_ITEMS   64     /* items of all/any/in */
 #define TF_MAX_TRUNCATE     131072 /* largest truncate:N */
 #define TF_MAX_DECIMALS     8      /* largest number:D */
+#define TF_MAX_PARENT_ALTS  4      /* "alternatives" of one parent reference */
 
 /*  Kind of a value in the target JSON. */
 typedef enum { TF_KIND_STRING, TF_KIND_NUMBER, TF_KIND_BOOL } tf_kind_t;
@@ -110,6 +111,15 @@ typedef enum {
     TF_SRC_TARGET    /* the final value of an earlier target field (after any union) */
 } tf_src_t;
 
+/*  Another sObject a parent may have been sent as, and the relationship that then holds
+    the reference (e.g. an invoice's customer sent as a Contact: Contact__r). */
+typedef struct {
+    char *sobject; /* the sObject the parent was sent as */
+    char *to;      /* relationship name written instead of the field's `to` */
+    char *field;   /* the parent's external-ID field */
+    bool typed;    /* add "attributes":{"type":...} (polymorphic) */
+} tf_parent_alt_t;
+
 /*  What a lookup does with a value that has no entry. */
 typedef enum { TF_MISS_REJECT, TF_MISS_KEEP, TF_MISS_EMPTY } tf_miss_t;
 
@@ -136,6 +146,9 @@ typedef struct {
     bool parent_typed;        /* TF_SRC_PARENT: add "attributes":{"type":...} (polymorphic) */
     bool parent_may_be_alias; /* TF_SRC_PARENT: some route with a match key targets the
                                  parent sObject, so the parent key may be an alias */
+    tf_parent_alt_t *parent_alts; /* TF_SRC_PARENT: other sObjects the parent may have been
+                                     sent as (tf_memory knows), each with its relationship */
+    size_t parent_alt_count;      /* number of them */
 } tf_field_t;
 
 typedef struct {

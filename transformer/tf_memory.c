@@ -1,14 +1,17 @@
 /*  tf_memory: match owners, aliases and union values in RocksDB. See tf_memory.h.
 
     Speed: a bounded in-memory cache sits in front of RocksDB (write-through, CLOCK
-    eviction). It remembers present and absent keys, so most look-ups of a known record,
-    a parent or a repeated key never reach RocksDB, and a write that would store what is
-    already stored is skipped. This process is the only writer (RocksDB's lock), so the
-    cache cannot go stale. Writes go into one write batch, committed by
-    tf_memory_ops_t.commit: tf_transform commits at the end of each record, tf_loop at the
-    end of each group of records, always before the records leave: one WAL write per
-    group instead of one per key. Keys written in the uncommitted batch are pinned in the
-    cache (never evicted), so a cache miss can always read the store.
+    eviction). It remembers present keys, and absent ones the filter below cannot rule out,
+    so most look-ups of a known record, a parent or a repeated key never reach RocksDB, and
+    a write that would store what is already stored is skipped. This process is the only
+    writer (RocksDB's lock), so the cache cannot go stale. A cache miss for a key the store
+    has never held (every key of a first load) costs no RocksDB read either: a Bloom filter
+    of the store's keys (filled by one scan at open, and by every write since) answers
+    "absent" for it. Writes go into one write batch, committed by tf_memory_ops_t.commit:
+    tf_transform commits at the end of each record, tf_loop at the end of each group of
+    records, always before the records leave: one WAL write per group instead of one per
+    key. Keys written in the uncommitted batch are pinned in the cache (never evicted), so
+    a cache miss can always read the store.
 
     Durability: writes are not synced. A process crash keeps them (the WAL is written
     before the record is sent on); after a machine crash the worst case is a role or alias
@@ -23,10 +26,14 @@
 #include "cm_log.h"
 #include "cm_store.h"
 
-#define TF_MEMORY_MAX_KEY    1024 /* longest store key */
-#define TF_MEMORY_MAX_VALUES 64   /* most values kept in one union */
-#define TF_CACHE_MAX_VALUE   1024 /* longer values are not cached */
-#define TF_MEMORY_MAX_DIRTY  256  /* written keys a batch holds before it is committed */
+#define TF_MEMORY_MAX_KEY    1024       /* longest store key */
+#define TF_MEMORY_MAX_VALUES 64         /* most values kept in one union */
+#define TF_CACHE_MAX_VALUE   1024       /* longer values are not cached */
+#define TF_MEMORY_MAX_DIRTY  256        /* written keys a batch holds before it is committed */
+#define TF_FILTER_MIN_BITS   (1u << 22) /* key filter: 4 Mi bits (512 KiB) at least */
+#define TF_FILTER_MAX_BITS   (1u << 28) /* and 256 Mi bits (32 MiB) at most */
+#define TF_FILTER_BITS_KEY   16         /* bits per key found at open */
+#define TF_FILTER_HASHES     5          /* probes per key (about 1 % false positives) */
 
 /*  One cached key: its value, or the knowledge that the store has none. */
 typedef struct centry_t centry_t;
@@ -74,8 +81,103 @@ struct tf_memory_t {
     size_t slab_max;                      /* at most this many (keys of very mixed sizes) */
     bool slab_full;                       /* the last entry_alloc hit slab_max */
     bool failed;                          /* a commit made on the way (a reset) failed */
+    uint64_t *filter;                     /* Bloom filter of every key the store may hold */
+    size_t filter_bits;                   /* its size in bits (a power of two) */
     tf_memory_stats_t stats;              /* counters */
 };
+
+//  --------------------------------------------------------------------------
+//  The key filter: a Bloom filter of every key the store may hold. It never forgets a
+//  key, so "not in the filter" means "not in the store" (a key that is only in the
+//  uncommitted batch is pinned in the cache, which is asked first).
+
+/*  The filter is blocked: each key sets TF_FILTER_HASHES bits inside one 512-bit block
+    (one cache line), so a look-up costs one cache miss, not one per probe. Returns the
+    block and fills the bit offsets. */
+static uint64_t *
+filter_block (const tf_memory_t *self, const char *k, size_t kl, unsigned *bits)
+{
+    uint64_t h = 14695981039346656037ull; //  64-bit FNV-1a, then mixed (splitmix64)
+    for (size_t i = 0; i < kl; i++)
+        h = (h ^ (unsigned char)k[i]) * 1099511628211ull;
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebull;
+    h ^= h >> 31;
+    size_t blocks = self->filter_bits / 512;
+    uint64_t g = h * 0x9e3779b97f4a7c15ull;
+    for (int i = 0; i < TF_FILTER_HASHES; i++)
+        bits[i] = (unsigned)(g >> (64 - 9 * (i + 1))) & 511;
+    return self->filter + (size_t)(h & (blocks - 1)) * 8;
+}
+
+static void
+filter_add (tf_memory_t *self, const char *k, size_t kl)
+{
+    unsigned bits[TF_FILTER_HASHES];
+    uint64_t *b = filter_block (self, k, kl, bits);
+    for (int i = 0; i < TF_FILTER_HASHES; i++)
+        b[bits[i] / 64] |= (uint64_t)1 << (bits[i] % 64);
+}
+
+static bool
+filter_may_hold (const tf_memory_t *self, const char *k, size_t kl)
+{
+    unsigned bits[TF_FILTER_HASHES];
+    const uint64_t *b = filter_block (self, k, kl, bits);
+    for (int i = 0; i < TF_FILTER_HASHES; i++)
+        if (!(b[bits[i] / 64] & ((uint64_t)1 << (bits[i] % 64))))
+            return false;
+    return true;
+}
+
+typedef struct {
+    tf_memory_t *self; /* the memory */
+    size_t keys;       /* keys seen */
+} filter_scan_t;
+
+static int
+filter_scan_one (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
+{
+    filter_scan_t *scan = arg;
+    filter_add (scan->self, key, klen);
+    scan->keys++;
+    return 0;
+}
+
+/*  Sizes the filter for the keys in the store (at least TF_FILTER_BITS_KEY bits each, and
+    room to grow) and fills it with one scan. Returns 0, or -1 with err. */
+static int
+filter_load (tf_memory_t *self, char *err, size_t err_cap)
+{
+    size_t bits = TF_FILTER_MIN_BITS;
+    for (;;) {
+        free (self->filter);
+        self->filter_bits = bits;
+        //  Blocks on cache-line boundaries (bits / 8 is a multiple of 64).
+        self->filter = aligned_alloc (64, bits / 8);
+        if (self->filter)
+            memset (self->filter, 0, bits / 8);
+        if (!self->filter) {
+            snprintf (err, err_cap, "out of memory");
+            return -1;
+        }
+        filter_scan_t scan = {self, 0};
+        if (cm_store_scan (self->store, "", 0, NULL, 0, filter_scan_one, &scan)) {
+            snprintf (err, err_cap, "memory store: cannot read its keys: %s",
+                      cm_store_error (self->store));
+            return -1;
+        }
+        //  Twice the keys found fit at TF_FILTER_BITS_KEY bits each: a store that keeps
+        //  growing makes the filter less sharp, never wrong.
+        size_t want = scan.keys * 2 * TF_FILTER_BITS_KEY;
+        if (want <= bits || bits >= TF_FILTER_MAX_BITS)
+            return 0;
+        while (bits < want && bits < TF_FILTER_MAX_BITS)
+            bits *= 2;
+    }
+}
 
 tf_memory_t *
 tf_memory_open (const char *path, char *err, size_t err_cap)
@@ -105,7 +207,7 @@ tf_memory_open_sized (const char *path, size_t cache_entries, char *err, size_t 
         return NULL;
     }
     self->store = cm_store_open (path, false, err, err_cap);
-    if (!self->store) {
+    if (!self->store || filter_load (self, err, err_cap)) {
         tf_memory_destroy (&self);
         return NULL;
     }
@@ -195,6 +297,7 @@ tf_memory_destroy (tf_memory_t **self_p)
     free (self->ring);
     cm_store_batch_destroy (&self->batch);
     cm_store_destroy (&self->store);
+    free (self->filter);
     free (self);
     *self_p = NULL;
 }
@@ -203,6 +306,8 @@ void
 tf_memory_stats (const tf_memory_t *self, tf_memory_stats_t *stats)
 {
     *stats = self->stats;
+    stats->bytes = self->slab_bytes + self->cap * (sizeof *self->buckets + sizeof *self->ring) +
+                   self->filter_bits / 8;
 }
 
 //  --------------------------------------------------------------------------
@@ -357,9 +462,17 @@ mem_get (tf_memory_t *self, const char *k, size_t kl, char **val, size_t *vl)
         *vl = e->vlen;
         return *val ? 1 : -1;
     }
-    self->stats.misses++;
     //  Keys written in the uncommitted batch are pinned in the cache (dirty), so a miss
-    //  is never one of them and the store has the truth.
+    //  is never one of them and the store has the truth; a key the store never held
+    //  needs no read at all.
+    //  Not cached either: the filter answers again as cheaply as the cache would, and the
+    //  cache keeps its room for keys that cost a read (most keys of a first load, and the
+    //  alias key of every company that is no alias, are never stored).
+    if (!filter_may_hold (self, k, kl)) {
+        self->stats.filtered++;
+        return 0;
+    }
+    self->stats.misses++;
     int rc = cm_store_get (self->store, k, kl, val, vl);
     if (rc >= 0)
         cache_put (self, k, kl, rc ? *val : NULL, rc ? *vl : 0, rc == 0);
@@ -379,6 +492,7 @@ mem_put (tf_memory_t *self, const char *k, size_t kl, const char *v, size_t vl)
         return 0;
     }
     cm_store_batch_put (self->batch, k, kl, v, vl);
+    filter_add (self, k, kl);
     self->stats.writes++;
     //  A write the cache cannot pin (too long, out of memory, too many in this batch) is
     //  committed at once, so a later read finds it in the store.

@@ -2,7 +2,8 @@
     data_dir/transformer) behind tf_memory_ops_t: match-key owners, key aliases, and the
     values sent so far for "merge": "union" fields. Only needed when the mapping uses match
     keys or union fields (docs/mapping.md). Keys are "<kind>\x1f<sObject>\x1f<...>".
-    A bounded cache (about 256k keys) answers most look-ups; writes wait in one batch
+    A bounded cache (about 128k keys) answers most look-ups, and a filter of every key the
+    store may hold answers "absent" for new keys without a RocksDB read; writes wait in one batch
     until the commit callback (per record in tf_transform, per group of records in
     tf_loop). */
 #ifndef TF_MEMORY_H
@@ -19,14 +20,16 @@ typedef struct tf_memory_t tf_memory_t;
 typedef struct {
     uint64_t hits;           /* look-ups answered by the cache */
     uint64_t misses;         /* look-ups that read RocksDB */
+    uint64_t filtered;       /* cache misses the key filter answered "absent" (no read) */
     uint64_t evictions;      /* entries the full cache dropped */
     uint64_t writes;         /* keys written */
     uint64_t writes_skipped; /* writes of a value already stored */
     uint64_t commits;        /* write batches committed (at most one per record) */
     uint64_t resets;         /* times the cache started afresh (keys of very mixed sizes) */
+    uint64_t bytes;          /* memory held by the cache (table and slab) and the filter */
 } tf_memory_stats_t;
 
-#define TF_MEMORY_CACHE_ENTRIES 262144 /* default cache capacity, keys (about 40 MB, at most 70) */
+#define TF_MEMORY_CACHE_ENTRIES 131072 /* default cache capacity, keys (about 12 MB, at most 34) */
 
 /*  Opens (creating) the memory at directory path. NULL with a message naming the path in
     err. */

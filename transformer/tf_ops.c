@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "cm_log.h"
+
 struct tf_ops_t {
     tf_loop_t *loop;       /* the loop whose counters are sampled (borrowed) */
     cm_metric_t *in;       /* records received */
@@ -97,7 +99,7 @@ s_sample (void *arg)
 }
 
 tf_ops_t *
-tf_ops_new (cm_daemon_t *daemon, tf_loop_t *loop, tf_memory_ops_t *mem)
+tf_ops_new (cm_daemon_t *daemon, tf_loop_t *loop, tf_memory_ops_t *mem, int peer_grace_s)
 {
     tf_ops_t *self = calloc (1, sizeof *self);
     if (!self)
@@ -120,6 +122,14 @@ tf_ops_new (cm_daemon_t *daemon, tf_loop_t *loop, tf_memory_ops_t *mem)
                                       "stage=\"transformer\",class=\"store\"");
     cm_daemon_add_sampler (daemon, s_sample, self);
     cm_daemon_add_health (daemon, s_health, self);
+    //  Health names the first link without a peer, in this order: the loaders matter most
+    //  (nothing leaves without them), then the replayer (no outcome is recorded), then the
+    //  extractors (no input: not urgent, but not healthy either).
+    if (loop &&
+        (cm_daemon_watch_peers (daemon, tf_loop_load_socket (loop), "loader", peer_grace_s) ||
+         cm_daemon_watch_peers (daemon, tf_loop_events_socket (loop), "replayer", peer_grace_s) ||
+         cm_daemon_watch_peers (daemon, tf_loop_extract_socket (loop), "extractor", peer_grace_s)))
+        cm_warn ("TRF_PEERS_UNWATCHED", "reason=\"cannot monitor the ZeroMQ sockets\"");
     if (mem) {
         self->mem = *mem;
         *mem = (tf_memory_ops_t){s_merge_union, s_match,    s_resolve, s_remember,

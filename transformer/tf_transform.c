@@ -776,31 +776,62 @@ apply_parent (run_t *run, const tf_field_t *f)
                        "field %s: parent key is over %d characters or not UTF-8", f->to,
                        TF_MAX_KEY);
     }
+    //  The relationship, sObject and external-ID field the reference is written with: the
+    //  rule's own, or an alternative's when the memory knows the parent was sent as that
+    //  sObject (an individual customer sent as a Contact: Contact__r instead of Account__r).
+    const char *to = f->to, *sobject = f->parent_sobject, *field = f->parent_field;
+    bool typed = f->parent_typed;
     if (run->mem && run->mem->sobject_of) {
-        //  A parent known to be another type (an individual sent as a Contact) can never
-        //  be found: reject here with the reason instead of failing at Salesforce.
         char *kind = NULL;
         if (run->mem->sobject_of (run->mem->arg, key, &kind)) {
             free (key);
             return reject (r, "MAPPING_INTERNAL", f->to, "field %s: the memory failed", f->to);
         }
-        if (kind && strcmp (kind, f->parent_sobject) != 0) {
-            tf_status_t st =
-                reject (r, "MAPPING_PARENT_TYPE", f->to,
-                        "field %s: parent %s was sent as sObject %s, not %s (%s)", f->to, key, kind,
-                        f->parent_sobject, source_label (f, label, sizeof label));
-            free (kind);
+        if (!kind && f->parent_alt_count && run->env->attempt < TF_DEFER_ATTEMPTS) {
+            //  Which relationship holds the reference depends on what the parent was sent
+            //  as, and its record has not been mapped yet (it was lost with a stopped
+            //  transformer, or is still queued): wait for the lease to deliver this record
+            //  again rather than guess.
+            snprintf (r->code, sizeof r->code, "TRF_PARENT_PENDING");
+            snprintf (r->field, sizeof r->field, "%s", f->to);
+            snprintf (r->reason, sizeof r->reason,
+                      "field %s: parent %s has not been mapped yet (attempt %u of %d)", f->to,
+                      key, (unsigned)run->env->attempt, TF_DEFER_ATTEMPTS);
             free (key);
-            return st;
+            return TF_DEFER;
+        }
+        if (kind && strcmp (kind, f->parent_sobject) != 0) {
+            const tf_parent_alt_t *alt = NULL;
+            for (size_t i = 0; i < f->parent_alt_count && !alt; i++)
+                if (strcmp (kind, f->parent_alts[i].sobject) == 0)
+                    alt = &f->parent_alts[i];
+            if (!alt) {
+                //  A parent known to be a type this rule cannot refer to can never be
+                //  found: reject here with the reason instead of failing at Salesforce.
+                char also[160] = "";
+                size_t n = 0;
+                for (size_t i = 0; i < f->parent_alt_count && n < sizeof also; i++)
+                    n += (size_t)snprintf (also + n, sizeof also - n, " or %s",
+                                           f->parent_alts[i].sobject);
+                tf_status_t st = reject (
+                    r, "MAPPING_PARENT_TYPE", f->to,
+                    "field %s: parent %s was sent as sObject %s, not %s%s (%s)", f->to, key,
+                    kind, f->parent_sobject, also, source_label (f, label, sizeof label));
+                free (kind);
+                free (key);
+                return st;
+            }
+            to = alt->to;
+            sobject = alt->sobject;
+            field = alt->field;
+            typed = alt->typed;
         }
         free (kind);
     }
-    cJSON *ref = cJSON_AddObjectToObject (run->obj, f->to);
-    cJSON *attrs = ref && f->parent_typed ? cJSON_AddObjectToObject (ref, "attributes") : NULL;
-    bool ok = ref &&
-              (!f->parent_typed ||
-               (attrs && cJSON_AddStringToObject (attrs, "type", f->parent_sobject))) &&
-              cJSON_AddStringToObject (ref, f->parent_field, key);
+    cJSON *ref = cJSON_AddObjectToObject (run->obj, to);
+    cJSON *attrs = ref && typed ? cJSON_AddObjectToObject (ref, "attributes") : NULL;
+    bool ok = ref && (!typed || (attrs && cJSON_AddStringToObject (attrs, "type", sobject))) &&
+              cJSON_AddStringToObject (ref, field, key);
     free (key);
     return ok ? TF_OK : oom (r);
 }

@@ -18,11 +18,16 @@
 #include "tf_mapping.h"
 
 #define TF_MAX_KEY 255 /* longest external-ID value (Salesforce text external ID) */
+#define TF_DEFER_ATTEMPTS 3 /* deliveries a record waits for an unknown parent's type */
 
 typedef enum {
     TF_OK,    /* target set in the envelope */
     TF_SKIP,  /* a skip route matched: send nothing */
-    TF_REJECT /* the mapping cannot produce the record: dead-letter it */
+    TF_REJECT, /* the mapping cannot produce the record: dead-letter it */
+    TF_DEFER   /* a parent with "alternatives" whose sObject the memory does not know yet
+                  (its record is still on its way): send and report nothing, so the
+                  extractor's lease delivers the record again (attempt + 1); from attempt
+                  TF_DEFER_ATTEMPTS on, the rule's own relationship is used instead */
 } tf_status_t;
 
 /*  Why a record was rejected, and which route was taken. */
@@ -37,7 +42,7 @@ typedef struct {
 /*  The transformer's memory, for the rules that need more than one record (see
     docs/mapping.md). Callbacks return 0 or -1 and give malloc'd strings (caller frees). A
     NULL memory (or NULL callback) turns the feature off: union fields send this record's
-    values, match keys are ignored, parent types are not checked.
+    values, match keys are ignored, parent types are not checked (nor deferred).
       merge_union  union of `value` (a ';' list) with every value sent before for the same
                    sObject, external ID and field; sorted, remembered
       match        the external ID owning match value `match` of sobject: the first record
@@ -61,8 +66,8 @@ typedef struct {
 } tf_memory_ops_t;
 
 /*  Applies the mapping to env. On TF_OK the envelope's target is set
-    (cm_envelope_set_target). On TF_SKIP and TF_REJECT the envelope is unchanged and result
-    says why. mem may be NULL (see tf_memory_ops_t). */
+    (cm_envelope_set_target). On TF_SKIP, TF_REJECT and TF_DEFER the envelope is unchanged
+    and result says why (TF_DEFER: code TRF_PARENT_PENDING). mem may be NULL (see tf_memory_ops_t). */
 tf_status_t tf_transform_apply (const tf_mapping_t *mapping, cm_envelope_t *env,
                                 const tf_memory_ops_t *mem, tf_result_t *result);
 

@@ -5,9 +5,11 @@
     TF_OK: the target is set; sObject and external-ID field are usable API names; the
     external ID is 1..TF_MAX_KEY bytes; the payload is a JSON object whose first member is
     the external-ID field with that value, which the loader's payload check accepts when
-    it is within SF_COLLECTIONS_MAX_PAYLOAD. TF_SKIP/TF_REJECT: the envelope's target is
-    unchanged; a rejection has a code, a reason, and is retryable only for our own
-    failures (out of memory, memory store). */
+    it is within SF_COLLECTIONS_MAX_PAYLOAD. TF_SKIP/TF_REJECT/TF_DEFER: the envelope's
+    target is unchanged; a rejection has a code, a reason, and is retryable only for our own
+    failures (out of memory, memory store); a deferral (a parent with alternatives that
+    the memory does not know yet) says TRF_PARENT_PENDING and happens only before
+    TF_DEFER_ATTEMPTS. */
 #ifndef FUZZ_TRANSFORM_CHECK_H
 #define FUZZ_TRANSFORM_CHECK_H
 
@@ -20,7 +22,7 @@
 static inline void
 fuzz_check_transform (tf_status_t st, const cm_envelope_t *env, const tf_result_t *res)
 {
-    FUZZ_CHECK (st == TF_OK || st == TF_SKIP || st == TF_REJECT);
+    FUZZ_CHECK (st == TF_OK || st == TF_SKIP || st == TF_REJECT || st == TF_DEFER);
     FUZZ_CHECK (memchr (res->code, '\0', sizeof res->code) &&
                 memchr (res->reason, '\0', sizeof res->reason) &&
                 memchr (res->field, '\0', sizeof res->field) &&
@@ -28,6 +30,11 @@ fuzz_check_transform (tf_status_t st, const cm_envelope_t *env, const tf_result_
     if (st == TF_REJECT) {
         FUZZ_CHECK (res->code[0] && res->reason[0]);
         FUZZ_CHECK (strncmp (res->code, "MAPPING_", 8) == 0);
+        return;
+    }
+    if (st == TF_DEFER) {
+        FUZZ_CHECK (strcmp (res->code, "TRF_PARENT_PENDING") == 0 && res->reason[0]);
+        FUZZ_CHECK (env->attempt < TF_DEFER_ATTEMPTS);
         return;
     }
     if (st == TF_SKIP)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# run.sh: sanitizer build only (tests/run.sh runs this script once, on the ASan/UBSan build)
 # test_cloudsuite_sim.sh: the CloudSuite simulator's interface, over real HTTP with curl and
 # jq: .ionapi files, the password/refresh/revoke token flows, IDO LoadCollection (paging,
 # filters, errors), tenant isolation, token expiry, admin endpoints, faults and SIGTERM.

@@ -4,7 +4,8 @@
 # unchanged ones never; per-entity schedules and the full reconciliation pass, remembered
 # across restarts; and faults (Success:false, HTML / cut / plain-text bodies, 429 with
 # Retry-After, 5xx, timeouts, refused connections) that fail a poll without losing or
-# doubling a record.
+# doubling a record; a full disk (a tmpfs, as root) and a data_dir that is a file stop the
+# extractor with a clear error, as does an empty zmq.confirm_endpoint at start-up.
 set -u
 cd "$(dirname "$0")/../.."
 . scripts/lib.sh
@@ -180,6 +181,68 @@ n=$(count)
 check "over the whole run every envelope is a distinct change ($n envelopes)" \
     test "$(jq -r 'select(.tenant) | "\(.entity)|\(.key)|\(.hash)"' "$MLC_TMP/sink.out" | sort -u | wc -l)" -eq "$n"
 check "... and exactly $((total + 3 + 5 + 3)) records were sent" test "$n" -eq $((total + 3 + 5 + 3))
+
+# ---- a full disk or an unwritable data directory: a clear error and a stopped process ---------
+# The state on a 16 MiB tmpfs (RocksDB preallocates a 4 MiB write-ahead log): a backfill of
+# 300 vendors; then 50 new vendors while the disk is full (a filler file leaves 160 KiB): the
+# extractor stops (exit 1) with EXT_STATE_FAILED naming the path and the cause. Once there is
+# room again, the next run emits exactly the 50 new vendors: the watermark did not move past
+# them and no pending entry was lost.
+mlc_start_sim cssim2 "$BIN/cloudsuite-sim" --listen 127.0.0.1:0 --tenant FULL_PRD \
+    --ionapi-dir "$MLC_TMP/ionapi" --seed-suppliers 300 --seed 6 || exit 1
+CS2=$MLC_LAST_PORT
+jq --arg d "$MLC_TMP/full" --arg i "$MLC_TMP/ionapi/FULL_PRD.ionapi" \
+    '.data_dir = $d | .cloudsuite.ionapi_file = $i | .zmq.extract_endpoint = "ipc://\($d)-x.sock"
+     | .cloudsuite.customer.enabled = false | .cloudsuite.invoice.enabled = false
+     | .cloudsuite.po.enabled = false' "$CFG" >"$MLC_TMP/full.json"
+mkdir -p "$MLC_TMP/full"
+if mount -t tmpfs -o size=16m tmpfs "$MLC_TMP/full" 2>"$MLC_TMP/mount.err"; then
+    trap 'umount "$MLC_TMP/full" 2>/dev/null; mlc_cleanup' EXIT
+    # full_run NAME: a sink, then extractor --once on the tmpfs state; its exit status
+    full_run () {
+        stdbuf -oL "$BIN/mlc-ztool" sink "ipc://$MLC_TMP/full-x.sock" --count 1000000 --timeout 60 \
+            >"$MLC_TMP/$1.out" 2>"$MLC_TMP/$1.log" &
+        MLC_PIDS+=("$!")
+        mlc_wait_for 10 grep -q ready "$MLC_TMP/$1.out"
+        "$BIN/mlc-extractor" --config "$MLC_TMP/full.json" --once >"$MLC_TMP/once-$1.log" 2>&1
+    }
+    keys () { sleep 0.5; jq -r 'select(.tenant) | .key' "$MLC_TMP/$1.out" | sort; }
+    check "on a roomy tmpfs the backfill succeeds" full_run fd1
+    check "... with all 300 vendors" test "$(keys fd1 | wc -l)" -eq 300
+    for i in $(seq 10 59); do
+        curl -fsS -X POST "http://127.0.0.1:$CS2/__sim/FULL_PRD/records/SLVendors" \
+            -d "{\"VendNum\":\"V9500$i\",\"Name\":\"Full Disk $i\"}" >/dev/null
+    done
+    seq 10 59 | sed 's/^/V9500/' >"$MLC_TMP/new.keys"
+    avail=$(df -B1 --output=avail "$MLC_TMP/full" | tail -n 1)
+    head -c $(( avail - 160 * 1024 )) /dev/zero >"$MLC_TMP/full/filler" 2>/dev/null
+    full_run fd2
+    check "a full disk: the extractor stops with exit 1" test $? -eq 1
+    check "... EXT_STATE_FAILED names the state's path and the cause" \
+        grep -qE "EXT_STATE_FAILED path=$MLC_TMP/full/extractor/FULL_PRD reason=.*No space left on device" \
+        "$MLC_TMP/once-fd2.log"
+    check "... and EXT_FATAL says it stopped" grep -q 'EXT_FATAL.*state store failed, stopping' \
+        "$MLC_TMP/once-fd2.log"
+    rm -f "$MLC_TMP/full/filler"
+    check "with room again, the next --once succeeds" full_run fd3
+    check "... and emits exactly the 50 vendors added while the disk was full" \
+        cmp -s "$MLC_TMP/new.keys" <(keys fd3)
+    umount "$MLC_TMP/full"
+else
+    echo "ok - # SKIP full disk: mount -t tmpfs refused: $(head -c 200 "$MLC_TMP/mount.err")"
+fi
+# A file where the data directory should be, and an empty confirm endpoint: refused at
+# start-up with what is wrong and how to fix it.
+: >"$MLC_TMP/afile"
+MLC_DATA_DIR=$MLC_TMP/afile "$BIN/mlc-extractor" --config "$CFG" --once >"$MLC_TMP/once-file.log" 2>&1
+check "data_dir is a file: exit 1" test $? -eq 1
+check "... with a clear message naming it" \
+    grep -q "data_dir $MLC_TMP/afile is not usable: cannot create directory $MLC_TMP/afile/extractor: Not a directory" \
+    "$MLC_TMP/once-file.log"
+MLC_ZMQ_CONFIRM_ENDPOINT= "$BIN/mlc-extractor" --config "$CFG" >"$MLC_TMP/noconfirm.log" 2>&1
+check "an empty zmq.confirm_endpoint: refused at start-up (exit 1)" test $? -eq 1
+check "... saying leases would never be confirmed" \
+    grep -q 'zmq.confirm_endpoint is empty: .*no record would ever be confirmed' "$MLC_TMP/noconfirm.log"
 
 keep=${KEEP:-0}
 KEEP=1 mlc_cleanup

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# run.sh: sanitizer build only (tests/run.sh runs this script once, on the ASan/UBSan build)
 # Hostile HTTP answers on every endpoint the connector calls (tools/mlc-badhttp): the
 # CloudSuite token and IDO endpoints (the extractor, through a .ionapi file whose pu and iu
 # point at the hostile server) and the Salesforce token, sObject Collections and Bulk

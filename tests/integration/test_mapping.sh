@@ -7,11 +7,13 @@
 #   Account with both roles and both sides' fields; other companies one Account each;
 # - individuals (k%10==7, CustType IND) are Contacts; ship-tos are skipped;
 # - invoices and POs are custom-object records whose Account__c is the Id of their
-#   customer's / supplier's Account, open, paid and credit apart; exact counts;
-# - what the mapping cannot produce (an individual's invoice, a supplier without a name)
-#   is dead-lettered at the transformer with its reason and never reaches Salesforce.
+#   customer's / supplier's Account (an individual's invoice: Contact__c is the Id of the
+#   Contact), open, paid and credit apart; exact counts;
+# - what the mapping cannot produce (a supplier without a name) is dead-lettered at the
+#   transformer with its reason and never reaches Salesforce.
 # Then the same with config/mapping-tasks.json: invoices and POs as Tasks linked by
-# WhatId, ship-tos as Contacts under the bill-to Account.
+# WhatId (an individual's invoice by WhoId to the Contact), ship-tos as Contacts under
+# the bill-to Account.
 set -u
 cd "$(dirname "$0")/../.."
 . scripts/lib.sh
@@ -96,8 +98,12 @@ counts_are () { snapshot && jq -e "$DEFS $1" "$MLC_TMP/snap.json" >/dev/null; }
 
 # The expected counts, from the CloudSuite records and the data rules.
 ACCOUNTS='($v | map(select(.Name | test("\\S"))) | length) + ($bill | map(select(.CustType != "IND" and twin == null)) | length)'
-INVOICES='$d.i | map(select(.CustNum as $n | $ind | index($n) | not)) | length'
-DEAD='($d.i | map(select(.CustNum as $n | $ind | index($n))) | length) + 1'
+INVOICES='$d.i | length'
+DEAD='1'
+# The Contact of individual customer number $n (null when none).
+DEFS="$DEFS"'
+def contact_of($n): $d.K | map(select(.CloudSuite_Key__c == "\($t):customer:\($n)"))[0];
+'
 
 dead_letters () {
     "$BIN/mlc-replayer" --config "$CFG" list --json >"$MLC_TMP/dead.json" 2>/dev/null
@@ -147,21 +153,17 @@ common_checks () {
            else empty end)'
     check "$label: exactly the unmappable records are dead letters" dead_count_is \
         "$(jq "$DEFS $DEAD" "$MLC_TMP/snap.json")"
-    check "$label: an individual's invoice: MAPPING_PARENT_TYPE with the reason, at the transformer" \
+    check "$label: the data has invoices of individuals, and none is a dead letter" \
         jq -e --slurpfile s "$MLC_TMP/snap.json" '
         ($s[0].c | map(select(.CustSeq == "0" and .CustType == "IND") | .CustNum)) as $ind
-        | ($s[0].i | map(select(.CustNum as $n | $ind | index($n))) | map(.InvNum + "/" + .InvSeq) | sort) as $want
-        | map(select(.code == "MAPPING_PARENT_TYPE")) as $got
-        | ($got | map(.key) | sort) == $want and ($got | all(.stage == "transform" and .error_class == "permanent"
-            and (.message | test("^field Account__r|^field What")) and (.message | test("sent as sObject Contact, not Account"))))' \
+        | ($s[0].i | map(select(.CustNum as $n | $ind | index($n))) | length) > 0
+          and (map(select(.entity == "invoice")) | length) == 0' \
         "$MLC_TMP/dead.json" >/dev/null
     check "$label: a supplier with a blank name: MAPPING_REQUIRED_FIELD 'field Name: required but empty'" \
         jq -e 'map(select(.key == "V900001")) | length == 1 and (.[0] | .code == "MAPPING_REQUIRED_FIELD" and .stage == "transform" and .fields == "Name" and (.message | startswith("field Name: required but empty")))' \
         "$MLC_TMP/dead.json" >/dev/null
     check "$label: no dead-lettered record reached Salesforce" expect '
-        ($d.A[] | select(.CloudSuite_Vendor_Number__c == "V900001") | "V900001 is in Salesforce"),
-        (($d.N + $d.T)[] | select(.CloudSuite_Key__c | test(":invoice:")) | (.CloudSuite_Key__c | split(":invoice:")[1] | split("/")[0]) as $n
-         | select($d.i | map(select(.InvNum == $n))[0].CustNum as $cn | $ind | index($cn)) | "invoice \($n) of an individual is in Salesforce")'
+        ($d.A[] | select(.CloudSuite_Vendor_Number__c == "V900001") | "V900001 is in Salesforce")'
     # The second poll changes nothing and costs no Salesforce call.
     local calls
     calls=$(mlc_sf_stats "$SF" '.api_calls')
@@ -188,13 +190,16 @@ check "default: the expected counts arrive (the loader retries children that bea
 check "default: ship-tos are skipped: Contacts are the individuals only, no Task" expect '
     (if ($d.K | length) != ($ind | length) then "Contacts: \($d.K | length)" else empty end),
     (if ($d.T | length) != 0 then "Tasks: \($d.T | length)" else empty end)'
-check "default: each invoice is one CloudSuite_Invoice__c on its customer's Account (Account__c = Id)" expect '
+check "default: each invoice is one CloudSuite_Invoice__c on its customer's Account (Account__c = Id), an individual's on the Contact (Contact__c = Id)" expect '
     ($d.N | dups("CloudSuite_Key__c")),
     (if ($d.N | length) != ('"$INVOICES"') then "invoices: \($d.N | length), expected \('"$INVOICES"')" else empty end),
+    (if ($d.N | map(select(.Contact__c != null)) | length) == 0 then "no invoice on a Contact" else empty end),
     ($d.N | by("CloudSuite_Key__c")) as $nby
-    | ($d.i[] | select(.CustNum as $n | $ind | index($n) | not) | . as $r | $nby["\($t):invoice:\(.InvNum)/\(.InvSeq)"] as $x
+    | ($d.i[] | . as $r | $nby["\($t):invoice:\(.InvNum)/\(.InvSeq)"] as $x
+       | ($ind | index($r.CustNum)) as $is_ind
        | if $x == null then "invoice \($r.InvNum) missing"
-         elif $x.Account__c != $ac[$r.CustNum].Id then "invoice \($r.InvNum): Account__c \($x.Account__c), customer \($r.CustNum) is \($ac[$r.CustNum].Id)"
+         elif $is_ind and ($x.Contact__c != contact_of($r.CustNum).Id or $x.Account__c != null) then "invoice \($r.InvNum) of individual \($r.CustNum): Contact__c \($x.Contact__c), Account__c \($x.Account__c)"
+         elif ($is_ind | not) and ($x.Account__c != $ac[$r.CustNum].Id or $x.Contact__c != null) then "invoice \($r.InvNum): Account__c \($x.Account__c), customer \($r.CustNum) is \($ac[$r.CustNum].Id)"
          elif $x.Amount__c != ($r.Amount | tonumber) or $x.Name != $r.InvNum then "invoice \($r.InvNum): amount or name"
          else empty end)'
 check "default: open, paid and credit invoices are distinguishable (Status__c)" expect '
@@ -232,13 +237,16 @@ ready_tasks () {
 check "tasks: the expected counts arrive" mlc_wait_for 60 ready_tasks
 check "tasks: no custom-object records" expect '
     (if ($d.N | length) + ($d.O | length) != 0 then "custom-object records exist" else empty end)'
-check "tasks: each invoice is a Task on its customer's Account (WhatId = Id), open vs done" expect '
+check "tasks: each invoice is a Task on its customer's Account (WhatId = Id), an individual's on the Contact (WhoId = Id), open vs done" expect '
     ($d.T | dups("CloudSuite_Key__c")),
+    (if ($d.T | map(select(.WhoId != null)) | length) == 0 then "no Task on a Contact" else empty end),
     ($d.T | by("CloudSuite_Key__c")) as $tby
-    | ($d.i[] | select(.CustNum as $n | $ind | index($n) | not) | . as $r | $tby["\($t):invoice:\(.InvNum)/\(.InvSeq)"] as $x
+    | ($d.i[] | . as $r | $tby["\($t):invoice:\(.InvNum)/\(.InvSeq)"] as $x
+       | ($ind | index($r.CustNum)) as $is_ind
        | (if $r.Type == "C" or $r.PaidInFull == "1" then "Completed" else "Not Started" end) as $want
        | if $x == null then "invoice Task \($r.InvNum) missing"
-         elif $x.WhatId != $ac[$r.CustNum].Id then "invoice Task \($r.InvNum): WhatId \($x.WhatId) is not \($r.CustNum)"
+         elif $is_ind and ($x.WhoId != contact_of($r.CustNum).Id or $x.WhatId != null) then "invoice Task \($r.InvNum) of individual \($r.CustNum): WhoId \($x.WhoId), WhatId \($x.WhatId)"
+         elif ($is_ind | not) and $x.WhatId != $ac[$r.CustNum].Id then "invoice Task \($r.InvNum): WhatId \($x.WhatId) is not \($r.CustNum)"
          elif $x.Status != $want then "invoice Task \($r.InvNum): \($x.Status), expected \($want)"
          elif ($x.Subject | startswith("Invoice \($r.InvNum)") | not) then "invoice Task \($r.InvNum): subject \($x.Subject)"
          else empty end),

@@ -13,7 +13,7 @@ mlc_tmpdir
 trap 'mlc_cleanup' EXIT
 
 # The sizes cover every data rule: C{k} with k%10==0 is V{k/10} (one Account, both roles),
-# k%10==7 individuals (Contacts; their invoices are rejected), k%5==1 ship-tos, paid, open
+# k%10==7 individuals (Contacts; their invoices refer to the Contact), k%5==1 ship-tos, paid, open
 # and credit invoices, POs in several states.
 mlc_start_sim cssim "$BIN/cloudsuite-sim" --listen 127.0.0.1:0 --tenant $TENANT \
     --ionapi-dir "$MLC_TMP/ionapi" --seed-suppliers 30 --seed-customers 60 \
@@ -79,10 +79,18 @@ check "golden: ship-tos are skipped by the default mapping" \
     bash -c "jq -e -s '[.[] | select(.entity == \"customer\" and (.key | endswith(\"/0\") | not))] | length > 0 and all(.result == \"skip\" and .route == \"ship_to\")' '$g' >/dev/null"
 check "golden: open, paid and credit invoices are distinguishable" \
     bash -c "jq -e -s '[.[] | select(.sobject == \"CloudSuite_Invoice__c\") | .payload.Status__c] | unique == [\"Credit\", \"Open\", \"Paid\"]' '$g' >/dev/null"
-check "golden: an individual's invoice is rejected with the reason" \
-    bash -c "jq -e -s '[.[] | select(.result == \"rejected\")] | length > 0 and all(.code == \"MAPPING_PARENT_TYPE\" and (.reason | test(\"sent as sObject Contact, not Account\")))' '$g' >/dev/null"
-check "golden (tasks): invoices and POs are Tasks linked by What" \
-    bash -c "jq -e -s '[.[] | select(.entity == \"invoice\" or .entity == \"po\") | select(.result == \"ok\")] | length > 0 and all(.sobject == \"Task\" and .payload.What.attributes.type == \"Account\")' '$GOLDEN/mapping-tasks.seed42.jsonl' >/dev/null"
+# Individuals are C0000x7 (k%10==7): their invoices go under the Contact, all others under
+# the Account; nothing is rejected.
+check "golden: an individual's invoice refers to the Contact (Contact__r), every other to an Account" \
+    bash -c "jq -e -s '[.[] | select(.entity == \"invoice\")] as \$i | (\$i | all(.result == \"ok\"))
+        and ([\$i[] | select(.payload.Contact__r)] | length > 0 and all(.payload.Contact__r.CloudSuite_Key__c | test(\"^ACME_PRD:customer:C0000[0-9]7\$\")) and all(.payload.Account__r == null))
+        and ([\$i[] | select(.payload.Contact__r == null)] | all(.payload.Account__r.CloudSuite_Key__c | test(\"customer:C[0-9]*[0-689]\$|vendor:\")))' '$g' >/dev/null"
+check "golden: no record of the default mapping is rejected" \
+    bash -c "jq -e -s 'all(.result != \"rejected\")' '$g' >/dev/null"
+check "golden (tasks): invoices and POs are Tasks linked by What to an Account, an individual's invoice by Who to the Contact" \
+    bash -c "jq -e -s '[.[] | select(.entity == \"invoice\" or .entity == \"po\")] as \$t | (\$t | length > 0 and all(.result == \"ok\" and .sobject == \"Task\"))
+        and ([\$t[] | select(.payload.Who)] | length > 0 and all(.entity == \"invoice\" and .payload.Who.attributes.type == \"Contact\" and .payload.What == null and (.payload.Who.CloudSuite_Key__c | test(\"C0000[0-9]7\$\"))))
+        and ([\$t[] | select(.payload.Who == null)] | all(.payload.What.attributes.type == \"Account\"))' '$GOLDEN/mapping-tasks.seed42.jsonl' >/dev/null"
 
 # The operator's check of a mapping file.
 for name in mapping mapping-tasks; do

@@ -4,7 +4,8 @@
 # during a sync (records in/out per stage, API calls and token requests per system, the
 # Sforce-Limit-Info usage, queue depths, dead letters) and /health 200; `mlc-<proc> health`
 # probes it (exit 0). A loader whose Salesforce client secret is wrong has its org stopped:
-# its /health turns 503 naming the reason and `mlc-loader health` exits 1.
+# its /health turns 503 naming the reason and `mlc-loader health` exits 1. A transformer
+# counts its loader, replayer and extractor peers and is unhealthy without them.
 set -u
 cd "$(dirname "$0")/../.."
 . scripts/lib.sh
@@ -104,6 +105,54 @@ check "... and its org_stopped gauge is 1" metric_at_least loader2 org_stopped 1
 check "the healthy loader stays healthy" curl -fsS -o /dev/null "http://127.0.0.1:${PORT[loader]}/health"
 check "mlc-loader health without metrics.listen exits 1" \
     bash -c "! MLC_METRICS_LISTEN= '$BIN/mlc-loader' --config '$CFG' health >/dev/null 2>&1"
+
+# ---- extractor (issue 7): CloudSuite calls, token renewals, last successful poll, peers ------
+check "extractor: IDO requests counted (api_calls_total, system cloudsuite)" \
+    metric_at_least extractor api_calls_total 1 cloudsuite
+check "extractor: token renewals exported" \
+    bash -c "curl -fsS http://127.0.0.1:${PORT[extractor]}/metrics | grep -q '^mlc_token_renewals_total{.*system=\"cloudsuite\"'"
+check "extractor: last successful vendor poll is a recent unix time" \
+    metric_at_least extractor last_successful_poll_seconds $(( $(date +%s) - 600 )) 'entity="vendor"'
+check "extractor: a transformer peer is connected" metric_at_least extractor peers_connected 1 transformer
+# An extractor whose transformer never answers: unhealthy after peer_grace_s, saying why.
+MLC_DATA_DIR=$MLC_TMP/data-x2 MLC_ZMQ_EXTRACT_ENDPOINT=ipc://$MLC_TMP/nobody.sock \
+    MLC_CLOUDSUITE_PEER_GRACE_S=1 mlc_start extractor2 "$BIN/mlc-extractor" --config "$CFG"
+X2=$MLC_LAST_PID
+PORT[extractor2]=$(metrics_port extractor2)
+x2_unhealthy () {
+    test "$(curl -s -o "$MLC_TMP/health-x2.out" -w '%{http_code}' "http://127.0.0.1:${PORT[extractor2]}/health")" = 503
+}
+check "extractor without a transformer: /health turns 503" mlc_wait_for 20 x2_unhealthy
+check "... naming the missing transformer peer" grep -q "no transformer peer connected" "$MLC_TMP/health-x2.out"
+check "the connected extractor stays healthy" curl -fsS -o /dev/null "http://127.0.0.1:${PORT[extractor]}/health"
+# its records wait for a transformer for the 30 s linger: no need to wait for that
+kill -KILL "$X2"
+wait "$X2" 2>/dev/null
+
+# ---- transformer (issue 7): its peers (loaders, replayer, extractors) -------------------
+for peer in loader replayer extractor; do
+    check "transformer: a $peer peer is connected (peers_connected)" \
+        mlc_wait_for 10 metric_at_least transformer peers_connected 1 "peer=\"$peer\""
+done
+# A transformer with endpoints nobody uses: unhealthy after peer_grace_s, naming the link;
+# once a loader connects, the reason moves on to the next missing peer.
+T2="MLC_DATA_DIR=$MLC_TMP/data-t2 MLC_ZMQ_EXTRACT_ENDPOINT=ipc://$MLC_TMP/t2-extract.sock
+    MLC_ZMQ_LOAD_ENDPOINT=ipc://$MLC_TMP/t2-load.sock MLC_ZMQ_EVENTS_ENDPOINT=ipc://$MLC_TMP/t2-events.sock"
+mlc_start transformer2 env $T2 MLC_TRANSFORMER_PEER_GRACE_S=1 "$BIN/mlc-transformer" --config "$CFG"
+PORT[transformer2]=$(metrics_port transformer2)
+t2_says () {
+    test "$(curl -s -o "$MLC_TMP/health-t2.out" -w '%{http_code}' "http://127.0.0.1:${PORT[transformer2]}/health")" = 503 &&
+        grep -q "$1" "$MLC_TMP/health-t2.out"
+}
+check "transformer without peers: /health turns 503 naming the loader link" \
+    mlc_wait_for 20 t2_says "no loader peer connected"
+check "... mlc-transformer health exits 1" \
+    bash -c "! MLC_METRICS_LISTEN=127.0.0.1:${PORT[transformer2]} '$BIN/mlc-transformer' --config '$CFG' health >/dev/null 2>&1"
+mlc_start loader3 env $T2 MLC_DATA_DIR=$MLC_TMP/data-t2l "$BIN/mlc-loader" --config "$CFG"
+check "... a loader connects: the transformer counts it, and names the replayer link next" \
+    mlc_wait_for 20 t2_says "no replayer peer connected"
+check "... its peers_connected{peer=loader} is 1" metric_at_least transformer2 peers_connected 1 'peer="loader"'
+check "the connected transformer stays healthy" curl -fsS -o /dev/null "http://127.0.0.1:${PORT[transformer]}/health"
 
 keep=${KEEP:-0}
 KEEP=1 mlc_cleanup

@@ -3,7 +3,8 @@
 # made shorter than they are), so they become dead letters with STRING_TOO_LONG; the cause
 # is fixed (the field relaxed), `mlc-replayer replay --all` re-feeds them: they land with the
 # right values, each dead letter is resolved, and `mlc-replayer history` shows both attempts
-# (failed, then loaded) in order.
+# (failed, then loaded) in order. Then a full disk: the replayer's data dir on a small
+# tmpfs fills up; it must stop with a clear error (skipped when mount is refused).
 set -u
 cd "$(dirname "$0")/../.."
 . scripts/lib.sh
@@ -76,5 +77,58 @@ check "history of $KEY shows the failed attempt, then the loaded one" history_ok
 check "the replayer counts the resolution" \
     test "$(rp stats --json | jq '.dl_resolved // .stats.dl_resolved // 0')" -ge "$BAD"
 KEEP=1 mlc_cleanup
+# ---- a full disk (issue 6): the replayer's data dir on a small tmpfs, failed events with
+# big envelopes until it fills. The replayer must say so (RPL_STORE_ERROR naming the path,
+# "No space left") and exit non-zero; what it committed before stays readable.
+FD=$MLC_TMP/fulldisk
+FDPID=""
+fd_cleanup () {
+    [ -n "$FDPID" ] && kill -KILL "$FDPID" 2>/dev/null
+    mountpoint -q "$FD" 2>/dev/null && { umount "$FD" 2>/dev/null || umount -l "$FD"; }
+}
+trap 'fd_cleanup; mlc_cleanup' EXIT
+mkdir -p "$FD"
+if ! mount -t tmpfs -o size=12m tmpfs "$FD" 2>"$MLC_TMP/mount.err"; then
+    echo "ok - full disk # SKIP mount -t tmpfs refused: $(head -c 200 "$MLC_TMP/mount.err")"
+else
+    cat >"$MLC_TMP/fd.json" <<JSON
+{"data_dir": "$FD/data",
+ "zmq": {"events_endpoint": "ipc://$MLC_TMP/fd-events.sock", "replay_endpoint": "ipc://$MLC_TMP/fd-replay.sock",
+         "control_endpoint": "ipc://$MLC_TMP/fd-control.sock", "confirm_endpoint": "ipc://$MLC_TMP/fd-confirm.sock"}}
+JSON
+    # a failed event, msgpack written by hand: 11 members, the envelope a 300 KB bin of
+    # random (incompressible) bytes
+    fd_event () {
+        local id=$1
+        { printf '\x8b\xa1v\x01\xa5stage\xa4load\xa3out\xa6failed'
+          printf "\\xa3eid\\x$(printf %x $((0xa0 + ${#id})))%s" "$id"
+          printf '\xa6tenant\xa8ACME_PRD\xa6entity\xa6vendor\xa3key\xa2K1\xa4hash\xa0'
+          printf '\xa7attempt\x01\xa2at\x05\xa3env\xc6\x00\x04\x93\xe0'
+          head -c 300000 /dev/urandom; } >"$MLC_TMP/fd-event.bin"
+    }
+    mlc_start fdreplayer "$BIN/mlc-replayer" --config "$MLC_TMP/fd.json" run
+    FDPID=$MLC_LAST_PID
+    mlc_wait_for 20 test -S "$MLC_TMP/fd-events.sock"
+    SENT=0
+    for i in $(seq 1 40); do
+        kill -0 "$FDPID" 2>/dev/null || break
+        fd_event "fulldisk-$i"
+        "$BIN/mlc-ztool" push "ipc://$MLC_TMP/fd-events.sock" --file "$MLC_TMP/fd-event.bin" \
+            >/dev/null 2>&1 && SENT=$i
+        sleep 0.2
+    done
+    fd_stopped () { ! kill -0 "$FDPID" 2>/dev/null; }
+    check "the replayer stops when its disk is full (after $SENT events)" mlc_wait_for 30 fd_stopped
+    wait "$FDPID"
+    FDRC=$?
+    FDPID=""
+    check "it exits non-zero (status $FDRC)" test "$FDRC" -ne 0 -a "$FDRC" -lt 128
+    check "it logs RPL_STORE_ERROR with the store path and \"No space left\"" \
+        grep -qE "event=RPL_STORE_ERROR .*$FD/data/replayer.*No space left" "$MLC_TMP/fdreplayer.log"
+    FDN=$("$BIN/mlc-replayer" --config "$MLC_TMP/fd.json" list --json 2>"$MLC_TMP/fd-list.err" | jq length)
+    check "the dead letters committed before stay readable (${FDN:-none} of $SENT)" \
+        test "${FDN:-0}" -ge 1 -a "${FDN:-0}" -lt "$SENT"
+    fd_cleanup
+fi
 check "every process exited cleanly with no sanitizer report" mlc_check_logs
 exit $TAP_FAILED

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# run.sh: sanitizer build only (tests/run.sh runs this script once, on the ASan/UBSan build)
 # Integration test of salesforce-sim over real HTTP (curl + jq). Prints TAP lines and exits
 # non-zero on any failure. BIN: directory of the binaries (default build/bin).
 set -u

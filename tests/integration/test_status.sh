@@ -3,7 +3,8 @@
 # simulators' (records seen / changed by the extractor, synced in Salesforce, a rejected
 # record as failed + one dead letter, nothing left in the backlog), --json parses with jq,
 # the loader's Salesforce API usage and token requests come from its /metrics
-# (--loader-metrics) and are "unknown" without it, and a failing poll shows its error.
+# (--loader-metrics) and are "unknown" without it, a failing poll shows its error, and the
+# CloudSuite token state per connection (cached, expires in, last renewal, last error).
 # The extractor's progress during a full pass: EXT_PROGRESS log lines (counts, rate, an ETA
 # only when the previous full pass's total is known) or, on a terminal (script(1)), a live line.
 set -u
@@ -54,6 +55,15 @@ check "records changed by the first poll = $N" test "$(vendor .last_poll.changed
 check "a watermark is shown" bash -c "[ -n \"\$1\" ] && [ \"\$1\" != null ]" _ "$(vendor .watermark)"
 check "no failures, backlog or dead letters" \
     test "$(vendor '[.failed, .pending, .in_flight, .dead_letters] | add')" -eq 0
+# The CloudSuite token state of the connection (never the token itself).
+token () { status --json | jq -r --arg t $TENANT ".connections[] | select(.tenant == \$t) | .token | $1"; }
+check "token state: cached, expires in 1..7200 s, one request, renewed (obtained) at a known time" \
+    bash -c "[ \"\$1\" = true ] && [ \"\$2\" -gt 0 ] && [ \"\$2\" -le 7200 ] && [ \"\$3\" -eq 1 ] && [ \"\$4\" = number ]" _ \
+    "$(token .cached)" "$(token .expires_in_s)" "$(token .requests)" "$(token '.last_renewal | type')"
+check "token state: only these fields (no token)" test "$(token 'keys | join(",")')" = \
+    "at,cached,expires_at,expires_in_s,last_error,last_error_at,last_renewal,renewals,requests"
+check "the human view shows the token state" \
+    bash -c "'$BIN/mlc-status' --config '$CFG' | grep -qE '^CloudSuite token of $TENANT: cached, expires in [0-9]+ s; last renewal 20[0-9-]+ [0-9:]+; token requests 1, renewals 0'"
 
 check "second poll: extractor --once succeeds" extract_once
 check "second poll: nothing changed; polls = 2; cumulative seen = $N + this poll's seen" \
@@ -121,6 +131,11 @@ check "the human table shows FAILED and the error" \
 check "the failed poll carries the fix in words (unreachable endpoint)" \
     bash -c "[[ \"\$1\" == *unreachable* ]] && grep -q 'fix: the CloudSuite endpoint is unreachable' '$MLC_TMP/st.txt'" _ "$(vendor .last_poll.fix)"
 check "the watermark survives a failed poll" bash -c "[ \"\$1\" != null ]" _ "$(vendor .watermark)"
+check "token state after a refused token request: not cached, the last error kept" \
+    bash -c "[ \"\$1\" = false ] && [[ \"\$2\" == *token* ]]" _ "$(token .cached)" "$(token .last_error)"
+check "... and the human view shows it" \
+    bash -c "'$BIN/mlc-status' --config '$CFG' | grep -qE '^CloudSuite token of $TENANT: not cached;' &&
+             '$BIN/mlc-status' --config '$CFG' | grep -q '^    last token error (20'"
 check "a missing config file: exit 1 with a message" \
     bash -c "'$BIN/mlc-status' --config '$MLC_TMP/nope.json' 2>&1 >/dev/null | grep -q nope.json; [ \${PIPESTATUS[0]} -eq 1 ]"
 check "no secret in the status output" \

@@ -490,6 +490,228 @@ test_fuzz (void **state)
     cm_envelope_destroy (&env);
 }
 
+/*  A decoded envelope keeps its strings in one allocation; replacing the target and adding
+    fields must neither free a piece of it nor leak what is added (ASan checks both). */
+static void
+test_decoded_ownership (void **state)
+{
+    cm_envelope_t *env = make_vendor ();
+    assert_int_equal (cm_envelope_set_target (env, "Account", "CloudSuite_Key__c", "K", "{}"), 0);
+    char *data;
+    size_t size;
+    encode (env, &data, &size);
+    char err[256] = "";
+    cm_envelope_t *back = cm_envelope_decode (data, size, err, sizeof err);
+    assert_non_null (back);
+    assert_true (back->arena_size > 0);
+    /*  Twice: the first replaces strings of the decode allocation, the second malloc'd ones. */
+    assert_int_equal (cm_envelope_set_target (back, "Contact", "Key__c", "K2", "{\"a\":1}"), 0);
+    assert_int_equal (cm_envelope_set_target (back, "Lead", NULL, NULL, NULL), 0);
+    assert_string_equal (back->sobject, "Lead");
+    assert_null (back->payload);
+    /*  Adding fields moves the decoded fields out of the allocation and keeps them. */
+    for (int i = 0; i < 40; i++) {
+        char name[16];
+        snprintf (name, sizeof name, "Extra%d", i);
+        assert_int_equal (cm_envelope_add_field (back, name, "x"), 0);
+    }
+    assert_int_equal (back->field_count, VENDOR_FIELDS + 40);
+    for (size_t i = 0; i < VENDOR_FIELDS; i++)
+        assert_string_equal (cm_envelope_field (back, s_vendor[i][0]), s_vendor[i][1]);
+    assert_string_equal (cm_envelope_field (back, "Extra39"), "x");
+    /*  The scalars are plain members: a hop changes them and re-encodes. */
+    back->attempt = 7;
+    char *again;
+    size_t again_size;
+    encode (back, &again, &again_size);
+    cm_envelope_t *third = cm_envelope_decode (again, again_size, err, sizeof err);
+    assert_non_null (third);
+    assert_int_equal (third->attempt, 7);
+    assert_int_equal (third->field_count, VENDOR_FIELDS + 40);
+    assert_string_equal (third->sobject, "Lead");
+    cm_envelope_destroy (&third);
+    free (again);
+    free (data);
+    cm_envelope_destroy (&back);
+    cm_envelope_destroy (&env);
+}
+
+static void
+test_decode_lean (void **state)
+{
+    cm_envelope_t *env = make_vendor ();
+    assert_int_equal (cm_envelope_set_target (env, "Account", "CloudSuite_Key__c",
+                                              "ACME_PRD:vendor:V000123", "{\"Name\":\"N\"}"),
+                      0);
+    char *data;
+    size_t size;
+    encode (env, &data, &size);
+    char err[256] = "";
+    cm_envelope_t *full = cm_envelope_decode (data, size, err, sizeof err);
+    cm_envelope_t *lean = cm_envelope_decode_lean (data, size, err, sizeof err);
+    assert_non_null (full);
+    assert_non_null (lean);
+    assert_int_equal (lean->field_count, 0);
+    assert_null (lean->fields);
+    assert_null (cm_envelope_field (lean, "Name"));
+    assert_string_equal (lean->id, full->id);
+    assert_string_equal (lean->tenant, full->tenant);
+    assert_string_equal (lean->entity, full->entity);
+    assert_string_equal (lean->key, full->key);
+    assert_string_equal (lean->hash, full->hash);
+    assert_int_equal (lean->attempt, full->attempt);
+    assert_int_equal (lean->sent_at_ms, full->sent_at_ms);
+    assert_string_equal (lean->sobject, full->sobject);
+    assert_string_equal (lean->ext_id_field, full->ext_id_field);
+    assert_string_equal (lean->ext_id, full->ext_id);
+    assert_string_equal (lean->payload, full->payload);
+    /*  Without src, the one allocation is smaller. */
+    assert_true (lean->arena_size < full->arena_size);
+    cm_envelope_destroy (&full);
+    cm_envelope_destroy (&lean);
+    cm_envelope_destroy (&env);
+    free (data);
+    /*  src is still required and must be a map; its entries are not looked at. */
+    build ("src", NULL, CM_ENVELOPE_VERSION, false, &data, &size);
+    assert_null (cm_envelope_decode_lean (data, size, err, sizeof err));
+    assert_non_null (strstr (err, "missing required field 'src'"));
+    free (data);
+    build (NULL, "src", CM_ENVELOPE_VERSION, false, &data, &size);
+    assert_null (cm_envelope_decode_lean (data, size, err, sizeof err));
+    assert_non_null (strstr (err, "field 'src': expected map, got array"));
+    free (data);
+    build (NULL, "src.Name", CM_ENVELOPE_VERSION, false, &data, &size);
+    lean = cm_envelope_decode_lean (data, size, err, sizeof err);
+    assert_non_null (lean);
+    cm_envelope_destroy (&lean);
+    free (data);
+    /*  The rest is checked as in cm_envelope_decode. */
+    build (NULL, "tenant", CM_ENVELOPE_VERSION, false, &data, &size);
+    assert_null (cm_envelope_decode_lean (data, size, err, sizeof err));
+    assert_non_null (strstr (err, "field 'tenant': expected str, got int"));
+    free (data);
+}
+
+/*  An envelope of n source fields named F0000..., the last one renamed to dup_of's name. */
+static void
+many_fields (size_t n, int dup_of, char **data, size_t *size)
+{
+    cm_envelope_t *env = cm_envelope_new ("T", "vendor", "K");
+    char name[32];
+    for (size_t i = 0; i < n; i++) {
+        snprintf (name, sizeof name, "F%04zu", (i + 1 == n && dup_of >= 0) ? (size_t)dup_of : i);
+        /*  add_field does not look for duplicates: the decoder must. */
+        assert_int_equal (cm_envelope_add_field (env, name, i % 2 ? "" : name), 0);
+    }
+    encode (env, data, size);
+    cm_envelope_destroy (&env);
+}
+
+static void
+test_src_names (void **state)
+{
+    char *data;
+    size_t size;
+    char err[256] = "";
+    many_fields (CM_ENVELOPE_MAX_FIELDS, -1, &data, &size);
+    cm_envelope_t *env = cm_envelope_decode (data, size, err, sizeof err);
+    assert_non_null (env);
+    assert_int_equal (env->field_count, CM_ENVELOPE_MAX_FIELDS);
+    assert_string_equal (cm_envelope_field (env, "F0511"), "");
+    assert_string_equal (cm_envelope_field (env, "F0510"), "F0510");
+    cm_envelope_destroy (&env);
+    free (data);
+    /*  A repeated name anywhere is refused, by name. */
+    static const size_t sizes[] = {3, 17, CM_ENVELOPE_MAX_FIELDS};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        many_fields (sizes[i], 1, &data, &size);
+        expect_reject (data, size, "duplicate field name 'F0001'");
+        free (data);
+    }
+    /*  A long name is cut in the message, not overflowing it. */
+    cm_envelope_t *dup = cm_envelope_new ("T", "vendor", "K");
+    char longname[300];
+    memset (longname, 'n', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    cm_envelope_add_field (dup, longname, "1");
+    cm_envelope_add_field (dup, longname, "2");
+    encode (dup, &data, &size);
+    expect_reject (data, size, "duplicate field name 'nnnnnnnn");
+    assert_null (cm_envelope_decode (data, size, err, sizeof err));
+    assert_true (strlen (err) < 128);
+    free (data);
+    cm_envelope_destroy (&dup);
+}
+
+/*  The encoder writes what msgpack-c's packer writes, at every str width. */
+static void
+test_encode_bytes (void **state)
+{
+    static const size_t lens[] = {0, 31, 32, 255, 256, 65535, 65536};
+    char *text = malloc (65537);
+    memset (text, 'v', 65536);
+    cm_envelope_t *env = cm_envelope_new ("ACME_PRD", "vendor", "V1");
+    env->extracted_at_ms = -5;
+    env->sent_at_ms = INT64_MAX;
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        char name[16];
+        snprintf (name, sizeof name, "F%zu", lens[i]);
+        text[lens[i]] = '\0';
+        assert_int_equal (cm_envelope_add_field (env, name, text), 0);
+        text[lens[i]] = 'v';
+    }
+    text[300] = '\0';
+    assert_int_equal (cm_envelope_set_target (env, "Account", NULL, "", text), 0);
+    cm_envelope_compute_hash (env);
+    char *data;
+    size_t size;
+    encode (env, &data, &size);
+
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+#define STR(s) msgpack_pack_str_with_body (&pk, s, strlen (s))
+    msgpack_pack_map (&pk, 13);
+    STR ("v");
+    msgpack_pack_uint32 (&pk, CM_ENVELOPE_VERSION);
+    STR ("id");
+    STR (env->id);
+    STR ("tenant");
+    STR ("ACME_PRD");
+    STR ("entity");
+    STR ("vendor");
+    STR ("key");
+    STR ("V1");
+    STR ("hash");
+    STR (env->hash);
+    STR ("attempt");
+    msgpack_pack_uint32 (&pk, 1);
+    STR ("ts_ex");
+    msgpack_pack_int64 (&pk, -5);
+    STR ("ts");
+    msgpack_pack_int64 (&pk, INT64_MAX);
+    STR ("src");
+    msgpack_pack_map (&pk, env->field_count);
+    for (size_t i = 0; i < env->field_count; i++) {
+        STR (env->fields[i].name);
+        STR (env->fields[i].value);
+    }
+    STR ("sobject");
+    STR ("Account");
+    STR ("extid");
+    STR ("");
+    STR ("payload");
+    STR (text);
+#undef STR
+    assert_int_equal (size, sb.size);
+    assert_memory_equal (data, sb.data, size);
+    msgpack_sbuffer_destroy (&sb);
+    free (data);
+    free (text);
+    cm_envelope_destroy (&env);
+}
+
 int
 main (void)
 {
@@ -502,6 +724,10 @@ main (void)
         cmocka_unit_test (test_reject_framing),
         cmocka_unit_test (test_oversized_encode),
         cmocka_unit_test (test_fuzz),
+        cmocka_unit_test (test_decoded_ownership),
+        cmocka_unit_test (test_decode_lean),
+        cmocka_unit_test (test_src_names),
+        cmocka_unit_test (test_encode_bytes),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -228,6 +228,115 @@ test_open_errors (void **state)
     assert_null (st);
 }
 
+/*  multi_get: hits, misses, an empty value, binary bytes, a repeated key, a deleted key,
+    n = 0, and 5,000 keys half in SST files (after a reopen) and half in the memtable, each
+    answer the same as cm_store_get's. */
+static void
+test_multi_get (void **state)
+{
+    cm_store_t *st = open_db (false);
+    const char bin[] = {'x', '\0', 'y', '\xff'};
+    assert_int_equal (cm_store_put (st, "h/vendor/V1", 11, "hash-one", 8, false), 0);
+    assert_int_equal (cm_store_put (st, "h/vendor/V3", 11, "", 0, false), 0);
+    assert_int_equal (cm_store_put (st, "h/vendor/V4", 11, bin, sizeof bin, false), 0);
+    assert_int_equal (cm_store_put (st, "h/vendor/V5", 11, "gone", 4, false), 0);
+    assert_int_equal (cm_store_delete (st, "h/vendor/V5", 11, false), 0);
+    const char *keys[] = {"h/vendor/V4", "h/vendor/V1", "h/vendor/V2",   "h/vendor/V3",
+                          "h/vendor/V1", "h/vendor/V5", "h/vendor/V1\0z"};
+    size_t klens[] = {11, 11, 11, 11, 11, 11, 13};
+    char *vals[7];
+    size_t vlens[7];
+    memset (vals, 0xab, sizeof vals); /* the call sets every slot */
+    assert_int_equal (cm_store_multi_get (st, 7, keys, klens, vals, vlens), 0);
+    assert_string_equal (cm_store_error (st), "");
+    assert_int_equal (vlens[0], sizeof bin);
+    assert_memory_equal (vals[0], bin, sizeof bin);
+    assert_int_equal (vlens[1], 8);
+    assert_string_equal (vals[1], "hash-one"); /* NUL-terminated beyond vlen */
+    assert_null (vals[2]);                     /* absent */
+    assert_int_equal (vlens[2], 0);
+    assert_non_null (vals[3]); /* empty, but there */
+    assert_int_equal (vlens[3], 0);
+    assert_string_equal (vals[3], "");
+    assert_string_equal (vals[4], "hash-one"); /* a key asked twice: two copies */
+    assert_ptr_not_equal (vals[4], vals[1]);
+    assert_null (vals[5]); /* deleted */
+    assert_null (vals[6]); /* keys are bytes: "V1\0z" is not "V1" */
+    for (size_t i = 0; i < 7; i++)
+        free (vals[i]);
+    /*  n = 0 reads nothing (the arrays are not touched). */
+    assert_int_equal (cm_store_multi_get (st, 0, NULL, NULL, NULL, NULL), 0);
+
+    /*  5,000 keys: the even ones written, flushed to SST by a reopen, then every third
+        rewritten in the memtable. */
+    enum { N = 5000 };
+    cm_store_batch_t *b = cm_store_batch_new ();
+    char k[32], v[32];
+    for (int i = 0; i < N; i += 2) {
+        int kl = snprintf (k, sizeof k, "h/po/P%06d", i);
+        int vl = snprintf (v, sizeof v, "v%d", i);
+        cm_store_batch_put (b, k, (size_t)kl, v, (size_t)vl);
+    }
+    assert_int_equal (cm_store_batch_commit (st, b, false), 0);
+    cm_store_destroy (&st);
+    st = open_db (false);
+    for (int i = 0; i < N; i += 3) {
+        int kl = snprintf (k, sizeof k, "h/po/P%06d", i);
+        int vl = snprintf (v, sizeof v, "new%d", i);
+        cm_store_batch_put (b, k, (size_t)kl, v, (size_t)vl);
+    }
+    assert_int_equal (cm_store_batch_commit (st, b, false), 0);
+    cm_store_batch_destroy (&b);
+    char **bkeys = calloc (N, sizeof *bkeys);
+    size_t *bklens = calloc (N, sizeof *bklens);
+    char **bvals = calloc (N, sizeof *bvals);
+    size_t *bvlens = calloc (N, sizeof *bvlens);
+    assert_true (bkeys && bklens && bvals && bvlens);
+    for (int i = 0; i < N; i++) {
+        int j = N - 1 - i; /* not in key order */
+        bkeys[i] = malloc (32);
+        bklens[i] = (size_t)snprintf (bkeys[i], 32, "h/po/P%06d", j);
+    }
+    assert_int_equal (cm_store_multi_get (st, N, (const char *const *)bkeys, bklens, bvals, bvlens),
+                      0);
+    size_t found = 0;
+    for (int i = 0; i < N; i++) {
+        int j = N - 1 - i;
+        char *one = NULL;
+        size_t olen = 0;
+        int rc = cm_store_get (st, bkeys[i], bklens[i], &one, &olen);
+        assert_int_equal (rc, bvals[i] ? 1 : 0);
+        assert_true (rc == (j % 2 == 0 || j % 3 == 0));
+        if (rc == 1) {
+            found++;
+            assert_int_equal (bvlens[i], olen);
+            assert_string_equal (bvals[i], one);
+            snprintf (v, sizeof v, j % 3 == 0 ? "new%d" : "v%d", j);
+            assert_string_equal (bvals[i], v);
+        }
+        free (one);
+        free (bvals[i]);
+        free (bkeys[i]);
+    }
+    assert_int_equal (found, N / 2 + (N / 3 + 1) - (N / 6 + 1));
+    free (bkeys);
+    free (bklens);
+    free (bvals);
+    free (bvlens);
+    cm_store_destroy (&st);
+
+    /*  A read-only store answers too. */
+    st = open_db (true);
+    char *one[1];
+    size_t olen[1];
+    const char *ok[] = {"h/vendor/V1"};
+    size_t oklen[] = {11};
+    assert_int_equal (cm_store_multi_get (st, 1, ok, oklen, one, olen), 0);
+    assert_string_equal (one[0], "hash-one");
+    free (one[0]);
+    cm_store_destroy (&st);
+}
+
 int
 main (void)
 {
@@ -237,6 +346,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_scan, setup, teardown),
         cmocka_unit_test_setup_teardown (test_read_only, setup, teardown),
         cmocka_unit_test_setup_teardown (test_open_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_multi_get, setup, teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

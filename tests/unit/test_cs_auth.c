@@ -157,6 +157,17 @@ test_short_ttl_refresh (void **state)
     assert_int_equal (cs_auth_token (auth, &t, err, sizeof err), CM_OAUTH_OK);
     assert_int_equal (cs_auth_requests (auth), 2); /* the refresh grant */
     assert_int_equal (s_stat (f, "tokens_issued"), 2);
+    /* the operator's view: cached, expiring within the 2 s lifetime, one renewal, no error */
+    cs_auth_status_t st;
+    cs_auth_status (auth, &st);
+    assert_true (st.cached);
+    assert_true (st.expires_at_ms > cm_now_ms () && st.expires_at_ms <= cm_now_ms () + 2000);
+    assert_true (st.last_renewal_ms > 0 && st.last_renewal_ms <= cm_now_ms ());
+    assert_int_equal (st.requests, 2);
+    assert_int_equal (st.renewals, 1);
+    assert_int_equal (cs_auth_renewals (auth), 1);
+    assert_int_equal (st.last_error_ms, 0);
+    assert_string_equal (st.last_error, "");
     cs_auth_destroy (&auth);
 }
 
@@ -195,6 +206,15 @@ test_refused_cools_down (void **state)
     }
     assert_int_equal (cs_auth_requests (auth), 1);
     assert_int_equal (s_stat (f, "token_requests"), 1);
+    /* the operator's view: no token, the refusal kept, never a secret */
+    cs_auth_status_t st;
+    cs_auth_status (auth, &st);
+    assert_false (st.cached);
+    assert_int_equal (st.last_renewal_ms, 0);
+    assert_true (st.last_error_ms > 0);
+    assert_non_null (strstr (st.last_error, "invalid_grant"));
+    assert_null (strstr (st.last_error, "wrong-secret-key"));
+    assert_int_equal (st.renewals, 0);
     cs_auth_destroy (&auth);
     cs_ionapi_destroy (&ionapi);
 }

@@ -13,6 +13,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "test_util.h"
 #include "../../extractor/cs_auth.h"
 #include "../../extractor/cs_ionapi.h"
 
@@ -40,17 +41,14 @@ static char s_dir[256];
 static int
 s_setup (void **state)
 {
-    snprintf (s_dir, sizeof s_dir, "/tmp/test_cs_ionapi.XXXXXX");
-    assert_non_null (mkdtemp (s_dir));
+    test_tmpdir (s_dir, sizeof s_dir, "test_cs_ionapi");
     return 0;
 }
 
 static int
 s_teardown (void **state)
 {
-    char cmd[300];
-    snprintf (cmd, sizeof cmd, "rm -rf '%s'", s_dir);
-    assert_int_equal (system (cmd), 0);
+    assert_int_equal (test_rmtree (s_dir), 0);
     return 0;
 }
 

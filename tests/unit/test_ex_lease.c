@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "test_util.h"
 #include "../../common/cm_confirm.h"
 #include "../../common/cm_envelope.h"
 #include "../../common/cm_event.h"
@@ -33,8 +34,7 @@ static int
 setup (void **state)
 {
     fx_t *fx = calloc (1, sizeof *fx);
-    snprintf (fx->dir, sizeof fx->dir, "/tmp/test_ex_lease.XXXXXX");
-    assert_non_null (mkdtemp (fx->dir));
+    test_tmpdir (fx->dir, sizeof fx->dir, "test_ex_lease");
     char err[512];
     fx->state = ex_state_open (fx->dir, "ACME_PRD", err, sizeof err);
     assert_non_null (fx->state);
@@ -47,10 +47,7 @@ teardown (void **state)
 {
     fx_t *fx = *state;
     ex_state_destroy (&fx->state);
-    char cmd[300];
-    snprintf (cmd, sizeof cmd, "rm -rf '%s'", fx->dir);
-    if (system (cmd) != 0)
-        fprintf (stderr, "could not remove %s\n", fx->dir);
+    test_rmtree (fx->dir);
     free (fx);
     return 0;
 }

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "test_util.h"
+#include "../../extractor/ex_lease.h"
 #include "../../extractor/ex_poller.h"
 
 #define MAX_PAGES 8
@@ -113,17 +115,14 @@ static char s_dir[256];
 static int
 s_setup (void **state)
 {
-    snprintf (s_dir, sizeof s_dir, "/tmp/test_ex_poller.XXXXXX");
-    assert_non_null (mkdtemp (s_dir));
+    test_tmpdir (s_dir, sizeof s_dir, "test_ex_poller");
     return 0;
 }
 
 static int
 s_teardown (void **state)
 {
-    char cmd[300];
-    snprintf (cmd, sizeof cmd, "rm -rf '%s'", s_dir);
-    assert_int_equal (system (cmd), 0);
+    assert_int_equal (test_rmtree (s_dir), 0);
     return 0;
 }
 
@@ -413,6 +412,127 @@ test_bad_settings (void **state)
     assert_non_null (strstr (err, "cloudsuite.vendor.ido"));
 }
 
+/*  A sink that keeps every emitted record's key and hash. */
+#define BIG_PAGE 300
+typedef struct {
+    char key[BIG_PAGE][16];  /* emitted keys, in order */
+    char hash[BIG_PAGE][33]; /* their hashes */
+    size_t count;            /* number emitted */
+} big_sink_t;
+
+static int
+s_emit_big (const cm_envelope_t *env, void *arg)
+{
+    big_sink_t *s = arg;
+    assert_true (s->count < BIG_PAGE);
+    snprintf (s->key[s->count], sizeof s->key[0], "%s", env->key);
+    snprintf (s->hash[s->count], sizeof s->hash[0], "%s", env->hash);
+    s->count++;
+    return 0;
+}
+
+/*  The page-wide lookup (one read of the page's hashes, one of the pending entries of
+    those that differ) decides exactly as ex_lease_changed does record by record: over a
+    300-record page in every state (confirmed hash equal or not, pending entry equal or
+    not, corrupt, none). */
+static void
+test_page_lookup_matches_lease (void **state)
+{
+    char err[512] = "";
+    ex_state_t *st = ex_state_open (s_dir, "PAGE", err, sizeof err);
+    assert_non_null (st);
+    size_t cap = BIG_PAGE * 160 + 128, len = 0;
+    char *body = malloc (cap);
+    assert_non_null (body);
+    len += (size_t)snprintf (body + len, cap - len, "{\"Items\":[");
+    for (size_t i = 0; i < BIG_PAGE; i++)
+        len += (size_t)snprintf (body + len, cap - len,
+                                 "%s{\"VendNum\":\"V%06zu\",\"Name\":\"Vendor %zu\",\"Phone\":"
+                                 "\"1\",\"RecordDate\":\"2026-02-01 08:00:00.000\"}",
+                                 i ? "," : "", i, i);
+    snprintf (body + len, cap - len, "],\"MoreRowsExist\":false,\"Success\":true}");
+    const char *pages[] = {body};
+    fake_ido_t f;
+    ex_poll_stats_t stats;
+    ex_entity_t ent = s_vendor ();
+    ent.page_size = BIG_PAGE;
+    ex_poller_t *p = ex_poller_new ("ACME_PRD", &ent, st, s_load, &f, err, sizeof err);
+    assert_non_null (p);
+    big_sink_t *sink = calloc (1, sizeof *sink);
+    assert_non_null (sink);
+
+    /* the first poll emits all (the entity is empty) and leaves every record pending */
+    s_serve (&f, pages, 1);
+    assert_int_equal (ex_poller_poll (p, false, s_emit_big, sink, &stats, err, sizeof err), 0);
+    assert_int_equal (sink->count, BIG_PAGE);
+
+    /* six states, by i % 6; `want` is ex_lease_changed's answer, one record at a time */
+    const char *other = "ffffffffffffffffffffffffffffffff";
+    cm_store_t *store = ex_state_store (st);
+    int want[BIG_PAGE];
+    size_t want_count = 0;
+    for (size_t i = 0; i < BIG_PAGE; i++) {
+        char key[16], hk[64], lk[64], lv[128];
+        snprintf (key, sizeof key, "V%06zu", i);
+        assert_string_equal (sink->key[i], key);
+        const char *hash = sink->hash[i];
+        int hl = snprintf (hk, sizeof hk, "h/vendor/%s", key);
+        int ll = snprintf (lk, sizeof lk, "l/vendor/%s", key);
+        int vl = 0;
+        switch (i % 6) {
+        case 0: /* confirmed, equal */
+            assert_int_equal (cm_store_put (store, hk, (size_t)hl, hash, 32, false), 0);
+            assert_int_equal (cm_store_delete (store, lk, (size_t)ll, false), 0);
+            break;
+        case 1: /* confirmed, differs */
+            assert_int_equal (cm_store_put (store, hk, (size_t)hl, other, 32, false), 0);
+            assert_int_equal (cm_store_delete (store, lk, (size_t)ll, false), 0);
+            break;
+        case 2: /* pending, equal (as the first poll left it) */
+            break;
+        case 3: /* pending, differs */
+            vl = snprintf (lv, sizeof lv, "%s 1767225600000 2\nenvelope", other);
+            assert_int_equal (cm_store_put (store, lk, (size_t)ll, lv, (size_t)vl, false), 0);
+            break;
+        case 4: /* pending, corrupt: no header, or attempt 0 with the very hash */
+            vl = i % 12 == 4 ? snprintf (lv, sizeof lv, "garbage")
+                             : snprintf (lv, sizeof lv, "%s 1767225600000 0\nx", hash);
+            assert_int_equal (cm_store_put (store, lk, (size_t)ll, lv, (size_t)vl, false), 0);
+            break;
+        default: /* nothing stored */
+            assert_int_equal (cm_store_delete (store, lk, (size_t)ll, false), 0);
+            break;
+        }
+        want[i] = ex_lease_changed (st, "vendor", key, hash, err, sizeof err);
+        assert_int_equal (want[i], i % 6 == 0 || i % 6 == 2 ? 0 : 1);
+        want_count += (size_t)want[i];
+    }
+    /* the poll emits exactly those, in page order */
+    s_serve (&f, pages, 1);
+    memset (sink, 0, sizeof *sink);
+    assert_int_equal (ex_poller_poll (p, true, s_emit_big, sink, &stats, err, sizeof err), 0);
+    assert_int_equal (stats.seen, BIG_PAGE);
+    assert_int_equal (stats.changed, want_count);
+    assert_int_equal (sink->count, want_count);
+    for (size_t i = 0, j = 0; i < BIG_PAGE; i++) {
+        if (!want[i])
+            continue;
+        char key[16];
+        snprintf (key, sizeof key, "V%06zu", i);
+        assert_string_equal (sink->key[j++], key);
+    }
+    /* now each is confirmed-equal or pending-equal: nothing more */
+    s_serve (&f, pages, 1);
+    memset (sink, 0, sizeof *sink);
+    assert_int_equal (ex_poller_poll (p, true, s_emit_big, sink, &stats, err, sizeof err), 0);
+    assert_int_equal (sink->count, 0);
+    assert_false (ex_state_failed (st));
+    free (sink);
+    free (body);
+    ex_poller_destroy (&p);
+    ex_state_destroy (&st);
+}
+
 /*  The shipped defaults: suppliers on, and for all four entities the IDOs, keys and
     schedules the simulator and a standard CSI release use; a per-entity poll interval
     overrides the tenant's. */
@@ -464,6 +584,7 @@ main (void)
         cmocka_unit_test (test_composite_key_and_all_properties),
         cmocka_unit_test (test_bad_settings),
         cmocka_unit_test (test_entity_defaults),
+        cmocka_unit_test (test_page_lookup_matches_lease),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

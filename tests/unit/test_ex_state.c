@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "test_util.h"
+#include "../../common/cm_store.h"
 #include "../../extractor/ex_state.h"
 
 static char s_dir[256];
@@ -18,17 +20,14 @@ static char s_dir[256];
 static int
 s_setup (void **state)
 {
-    snprintf (s_dir, sizeof s_dir, "/tmp/test_ex_state.XXXXXX");
-    assert_non_null (mkdtemp (s_dir));
+    test_tmpdir (s_dir, sizeof s_dir, "test_ex_state");
     return 0;
 }
 
 static int
 s_teardown (void **state)
 {
-    char cmd[300];
-    snprintf (cmd, sizeof cmd, "rm -rf '%s'", s_dir);
-    assert_int_equal (system (cmd), 0);
+    assert_int_equal (test_rmtree (s_dir), 0);
     return 0;
 }
 
@@ -164,6 +163,155 @@ test_times (void **state)
     ex_state_destroy (&st);
 }
 
+/*  A first backfill is recognised per entity: no hash and no pending entry stored. */
+static void
+test_entity_empty (void **state)
+{
+    char err[512] = "";
+    ex_state_t *st = ex_state_open (s_dir, "EMPTY", err, sizeof err);
+    assert_non_null (st);
+    assert_int_equal (ex_state_entity_empty (st, "vendor", err, sizeof err), 1);
+    /* a watermark or a schedule alone is not a stored record */
+    assert_int_equal (ex_state_stage_watermark (st, "vendor", "2026-02-01 08:15:02.117"), 0);
+    assert_int_equal (ex_state_commit (st, false, err, sizeof err), 0);
+    assert_int_equal (ex_state_entity_empty (st, "vendor", err, sizeof err), 1);
+    /* a hash of "vendorx" is not one of "vendor" */
+    assert_int_equal (ex_state_stage_hash (st, "vendorx", "V1", H1), 0);
+    assert_int_equal (ex_state_commit (st, false, err, sizeof err), 0);
+    assert_int_equal (ex_state_entity_empty (st, "vendor", err, sizeof err), 1);
+    assert_int_equal (ex_state_stage_hash (st, "vendor", "V1", H1), 0);
+    assert_int_equal (ex_state_entity_empty (st, "vendor", err, sizeof err), 1); /* staged */
+    assert_int_equal (ex_state_commit (st, false, err, sizeof err), 0);
+    assert_int_equal (ex_state_entity_empty (st, "vendor", err, sizeof err), 0);
+    /* a pending entry counts too */
+    assert_int_equal (ex_state_entity_empty (st, "customer", err, sizeof err), 1);
+    cm_store_batch_put (ex_state_batch (st), "l/customer/C1/0", 15, "x", 1);
+    assert_int_equal (ex_state_commit (st, false, err, sizeof err), 0);
+    assert_int_equal (ex_state_entity_empty (st, "customer", err, sizeof err), 0);
+    assert_false (ex_state_failed (st));
+    ex_state_destroy (&st);
+}
+
+/*  ex_state_changed_many answers as ex_state_changed does, key by key (committed hashes
+    only, staged ones not yet), in one read; ex_state_get_many reads raw values per tag. */
+static void
+test_changed_many (void **state)
+{
+    char err[512] = "";
+    ex_state_t *st = ex_state_open (s_dir, "MANY", err, sizeof err);
+    assert_non_null (st);
+    int changed[8];
+    assert_int_equal (ex_state_changed_many (st, "vendor", 0, NULL, NULL, changed, err, sizeof err),
+                      0);
+    assert_int_equal (ex_state_stage_hash (st, "vendor", "V1", H1), 0);
+    assert_int_equal (ex_state_stage_hash (st, "vendor", "V2", H2), 0);
+    assert_int_equal (ex_state_stage_hash (st, "vendor", "V4", ""), 0);
+    assert_int_equal (ex_state_stage_hash (st, "customer", "V3", H1), 0); /* other entity */
+    assert_int_equal (ex_state_commit (st, false, err, sizeof err), 0);
+    assert_int_equal (ex_state_stage_hash (st, "vendor", "V5", H1), 0); /* staged only */
+    const char *keys[] = {"V1", "V2", "V3", "V1", "V4", "V4", "V5", "V2"};
+    const char *hashes[] = {H1, H1, H1, H2, "", H1, H1, H2};
+    const int want[] = {0, 1, 1, 1, 0, 1, 1, 0};
+    memset (changed, 0x55, sizeof changed);
+    assert_int_equal (
+        ex_state_changed_many (st, "vendor", 8, keys, hashes, changed, err, sizeof err), 0);
+    for (size_t i = 0; i < 8; i++) {
+        assert_int_equal (changed[i], want[i]);
+        assert_int_equal (ex_state_changed (st, "vendor", keys[i], hashes[i], err, sizeof err),
+                          want[i]);
+    }
+    /* an over-long key anywhere fails the whole call, as ex_state_changed fails */
+    char lng[EX_STATE_MAX_KEY + 2];
+    memset (lng, 'k', sizeof lng - 1);
+    lng[sizeof lng - 1] = '\0';
+    const char *bad[] = {"V1", lng};
+    const char *bh[] = {H1, H1};
+    assert_int_equal (ex_state_changed_many (st, "vendor", 2, bad, bh, changed, err, sizeof err),
+                      -1);
+    assert_non_null (strstr (err, "longer than"));
+    assert_int_equal (ex_state_changed (st, "vendor", lng, H1, err, sizeof err), -1);
+    assert_false (ex_state_failed (st)); /* a refused key is not a store failure */
+    /* raw values by tag: the pending entries of ex_lease ('l') */
+    cm_store_batch_put (ex_state_batch (st), "l/vendor/V9", 11, "pending", 7);
+    assert_int_equal (ex_state_commit (st, false, err, sizeof err), 0);
+    const char *lk[] = {"V9", "V1"};
+    char *vals[2];
+    size_t vlens[2];
+    assert_int_equal (ex_state_get_many (st, 'l', "vendor", 2, lk, vals, vlens, err, sizeof err),
+                      0);
+    assert_string_equal (vals[0], "pending");
+    assert_int_equal (vlens[0], 7);
+    assert_null (vals[1]);
+    free (vals[0]);
+    assert_int_equal (ex_state_get_many (st, 'h', "vendor", 2, lk, vals, vlens, err, sizeof err),
+                      0);
+    assert_null (vals[0]);
+    assert_string_equal (vals[1], H1);
+    free (vals[1]);
+    ex_state_destroy (&st);
+}
+
+/*  The token state round-trips; none before the first write. */
+static void
+test_token_state (void **state)
+{
+    char err[512] = "";
+    char *json = NULL;
+    ex_state_t *st = ex_state_open (s_dir, "TOKEN", err, sizeof err);
+    assert_non_null (st);
+    assert_int_equal (ex_state_token (st, &json, err, sizeof err), 0);
+    assert_null (json);
+    assert_int_equal (ex_state_set_token (st, "{\"cached\":true}", err, sizeof err), 0);
+    assert_int_equal (ex_state_token (st, &json, err, sizeof err), 1);
+    assert_string_equal (json, "{\"cached\":true}");
+    free (json);
+    /* not a poll record of an entity called "token" */
+    assert_int_equal (ex_state_poll (st, "token", &json, err, sizeof err), 0);
+    ex_state_destroy (&st);
+}
+
+/*  A file where the data directory should be: a clear error naming it. */
+static void
+test_data_dir_is_file (void **state)
+{
+    char err[512] = "", data[300];
+    snprintf (data, sizeof data, "%s/afile", s_dir);
+    FILE *f = fopen (data, "w");
+    assert_non_null (f);
+    fclose (f);
+    assert_null (ex_state_open (data, "ACME_PRD", err, sizeof err));
+    assert_non_null (strstr (err, "data_dir"));
+    assert_non_null (strstr (err, data));
+    assert_non_null (strstr (err, "Not a directory"));
+    /* .../extractor is the file */
+    char dir[300];
+    snprintf (dir, sizeof dir, "%s/d2", s_dir);
+    assert_int_equal (mkdir (dir, 0700), 0);
+    snprintf (data, sizeof data, "%s/d2/extractor", s_dir);
+    f = fopen (data, "w");
+    assert_non_null (f);
+    fclose (f);
+    assert_null (ex_state_open (dir, "ACME_PRD", err, sizeof err));
+    assert_non_null (strstr (err, data));
+    assert_non_null (strstr (err, "Not a directory"));
+}
+
+/*  The first store error is kept and makes the state failed. */
+static void
+test_fail (void **state)
+{
+    char err[512] = "", why[512];
+    ex_state_t *st = ex_state_open (s_dir, "FAIL", err, sizeof err);
+    assert_non_null (st);
+    assert_false (ex_state_failed (st));
+    ex_state_fail (st, "%s: writing state: %s", "/x", "IO error: No space left on device");
+    ex_state_fail (st, "second");
+    assert_true (ex_state_failed (st));
+    ex_state_failure (st, why, sizeof why);
+    assert_string_equal (why, "/x: writing state: IO error: No space left on device");
+    ex_state_destroy (&st);
+}
+
 int
 main (void)
 {
@@ -172,6 +320,11 @@ main (void)
         cmocka_unit_test (test_bad_tenant),
         cmocka_unit_test (test_locked),
         cmocka_unit_test (test_times),
+        cmocka_unit_test (test_entity_empty),
+        cmocka_unit_test (test_changed_many),
+        cmocka_unit_test (test_token_state),
+        cmocka_unit_test (test_data_dir_is_file),
+        cmocka_unit_test (test_fail),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

@@ -502,6 +502,129 @@ test_accept_filter (void **state)
     ld_batcher_destroy (&b);
 }
 
+//  Adds a record of tenant loading into org.
+static void
+s_add_org (ld_batcher_t *b, const char *tenant, long org, const char *ext_id, const char *name,
+           int64_t now)
+{
+    cm_envelope_t *env = cm_envelope_new (tenant, "vendor", ext_id);
+    assert_non_null (env);
+    char payload[200];
+    snprintf (payload, sizeof payload, "{\"Name\":\"%s\",\"CloudSuite_Key__c\":\"%s\"}", name,
+              ext_id);
+    assert_int_equal (
+        cm_envelope_set_target (env, "Account", "CloudSuite_Key__c", ext_id, payload), 0);
+    char *bytes = strdup (ext_id);
+    ld_item_t *item = ld_item_new (&env, &bytes, strlen (ext_id), now);
+    assert_non_null (item);
+    assert_true (item->payload_ok);
+    item->org = org;
+    assert_int_equal (ld_batcher_add (b, &item, now), 0);
+}
+
+static void
+test_tenants_of_one_org_share_batches (void **state)
+{
+    ld_batcher_config_t c = s_config (4, 50);
+    ld_batcher_t *b = ld_batcher_new (&c);
+    //  Three tenants load into org 0, one into org 1
+    s_add_org (b, "ACME", 0, "ACME:V1", "a1", 0);
+    s_add_org (b, "GLOBEX", 0, "GLOBEX:V1", "g1", 0);
+    s_add_org (b, "INITECH", 0, "INITECH:V1", "i1", 0);
+    s_add_org (b, "UMBRELLA", 1, "UMBRELLA:V1", "u1", 0);
+    s_add_org (b, "ACME", 0, "ACME:V2", "a2", 0);
+    ld_item_t *items[200];
+    //  Org 0's group is full (4 records of 3 tenants): it goes at once, in arrival order,
+    //  each record still with its own envelope (tenant)
+    assert_int_equal (ld_batcher_next (b, 0, false, items, 200), 4);
+    const char *want[] = {"ACME:V1", "GLOBEX:V1", "INITECH:V1", "ACME:V2"};
+    const char *tenant[] = {"ACME", "GLOBEX", "INITECH", "ACME"};
+    for (int i = 0; i < 4; i++) {
+        assert_string_equal (items[i]->env->ext_id, want[i]);
+        assert_string_equal (items[i]->env->tenant, tenant[i]);
+        assert_int_equal (items[i]->org, 0);
+    }
+    s_done_all (b, items, 4);
+    //  Org 1's lone record is not full: it waits for flush_ms
+    assert_int_equal (ld_batcher_next (b, 0, false, items, 200), 0);
+    assert_int_equal (ld_batcher_next (b, 50, false, items, 200), 1);
+    assert_string_equal (items[0]->env->tenant, "UMBRELLA");
+    s_done_all (b, items, 1);
+    assert_int_equal (ld_batcher_count (b), 0);
+
+    //  One Salesforce record (same org, object, external ID) sent by two tenants: the
+    //  versions never share a call, and go in arrival order
+    s_add_org (b, "ACME", 0, "SHARED:V9", "first", 0);
+    s_add_org (b, "GLOBEX", 0, "SHARED:V9", "second", 0);
+    assert_int_equal (ld_batcher_count (b), 2);
+    assert_int_equal (ld_batcher_next (b, 100, false, items, 200), 1);
+    assert_string_equal (items[0]->env->tenant, "ACME");
+    assert_int_equal (ld_batcher_next (b, 100, false, items + 1, 199), 0);
+    ld_batcher_done (b, &items[0]);
+    assert_int_equal (ld_batcher_next (b, 1000, false, items, 200), 1);
+    assert_string_equal (items[0]->env->tenant, "GLOBEX");
+    s_done_all (b, items, 1);
+    //  Without an org, tenants keep their own groups (and records)
+    s_add_org (b, "ACME", -1, "SHARED:V9", "x", 0);
+    s_add_org (b, "GLOBEX", -1, "SHARED:V9", "y", 0);
+    assert_int_equal (ld_batcher_next (b, 100, false, items, 200), 1);
+    assert_int_equal (ld_batcher_next (b, 100, false, items + 1, 199), 1);
+    s_done_all (b, items, 2);
+    ld_batcher_destroy (&b);
+}
+
+static void
+test_partial_batches_wait_for_idle_input (void **state)
+{
+    ld_batcher_config_t c = s_config (200, 200);
+    c.max_wait_ms = 2000;
+    ld_batcher_t *b = ld_batcher_new (&c);
+    ld_item_t *items[200];
+    //  A lone change goes flush_ms after it arrived (the input is idle)
+    s_add_org (b, "ACME", 0, "ACME:V0", "n", 0);
+    assert_int_equal (ld_batcher_next_due_ms (b, 0), 200);
+    assert_int_equal (ld_batcher_next (b, 199, false, items, 200), 0);
+    assert_int_equal (ld_batcher_next (b, 200, false, items, 200), 1);
+    s_done_all (b, items, 1);
+    //  A trickle (one record every 100 ms): no partial batch while it keeps arriving...
+    int64_t t = 1000;
+    int added = 0;
+    for (; t < 1000 + 1900; t += 100) {
+        char ext[32];
+        snprintf (ext, sizeof ext, "ACME:T%d", added++);
+        s_add_org (b, "ACME", 0, ext, "n", t);
+        assert_int_equal (ld_batcher_next (b, t, false, items, 200), 0);
+        assert_true (ld_batcher_next_due_ms (b, t) > 0);
+    }
+    //  ...until the oldest has waited max_wait_ms: then all that is held goes in one call
+    assert_int_equal (ld_batcher_next_due_ms (b, t), 1000 + 2000 - t);
+    assert_int_equal (ld_batcher_next (b, 2999, false, items, 200), 0);
+    assert_int_equal (ld_batcher_next (b, 3000, false, items, 200), (size_t)added);
+    s_done_all (b, items, (size_t)added);
+    //  A burst then silence: the partial batch goes once the input has been idle flush_ms
+    for (int i = 0; i < 5; i++) {
+        char ext[32];
+        snprintf (ext, sizeof ext, "ACME:B%d", i);
+        s_add_org (b, "ACME", 0, ext, "n", 5000 + i * 50);
+    }
+    assert_int_equal (ld_batcher_next_due_ms (b, 5200), 5200 + 200 - 5200);
+    assert_int_equal (ld_batcher_next (b, 5399, false, items, 200), 0);
+    assert_int_equal (ld_batcher_next (b, 5400, false, items, 200), 5);
+    s_done_all (b, items, 5);
+    //  Full batches never wait, whatever the input does
+    for (int i = 0; i < 250; i++) {
+        char ext[32];
+        snprintf (ext, sizeof ext, "ACME:F%d", i);
+        s_add_org (b, "ACME", 0, ext, "n", 10000);
+    }
+    assert_int_equal (ld_batcher_next (b, 10000, false, items, 200), 200);
+    s_done_all (b, items, 200);
+    assert_int_equal (ld_batcher_next (b, 10000, false, items, 200), 0);
+    assert_int_equal (ld_batcher_next (b, 10200, false, items, 200), 50);
+    s_done_all (b, items, 50);
+    ld_batcher_destroy (&b);
+}
+
 int
 main (void)
 {
@@ -519,6 +642,8 @@ main (void)
         cmocka_unit_test (test_siblings_share_a_batch),
         cmocka_unit_test (test_parents_first),
         cmocka_unit_test (test_accept_filter),
+        cmocka_unit_test (test_tenants_of_one_org_share_batches),
+        cmocka_unit_test (test_partial_batches_wait_for_idle_input),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -2,7 +2,8 @@
     directory) against a scripted Salesforce on loopback. The test binds what the
     transformer and the replayer would bind, sends envelopes (good ones, one Salesforce
     refuses, one without a loadable target, corrupt bytes, one through the replay socket),
-    and checks the events: loaded with Salesforce Ids, a retry after a 503, a dead letter
+    and a batch as one multipart message with a garbage frame, and checks the events:
+    loaded with Salesforce Ids, a retry after a 503, a dead letter
     carrying the exact envelope bytes, the corrupt message counted, and a clean stop. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -207,12 +208,35 @@ test_loader_run (void **state)
                                  &size);
     assert_int_equal (cm_zsock_send (replay, replayed, size, 1000), 0);
     free (replayed);
+    //  A batch from the transformer: one multipart message, an envelope per frame, with a
+    //  garbage frame among them (one bad envelope; its message-mates still load)
+    for (int i = 11; i <= 14; i++) {
+        int more = i < 14 ? ZMQ_SNDMORE : 0;
+        if (i == 12) {
+            assert_int_equal (zmq_send (load, "\x92\x01garbage", 9, more), 9);
+            continue;
+        }
+        char vendor[16], payload[128];
+        snprintf (vendor, sizeof vendor, "V%06d", i);
+        snprintf (payload, sizeof payload,
+                  "{\"Name\":\"Batched %d\",\"CloudSuite_Key__c\":\"ACME_PRD:vendor:%s\"}", i,
+                  vendor);
+        char *data = s_envelope (vendor, payload, &size);
+        assert_int_equal (zmq_send (load, data, size, more), (int)size);
+        free (data);
+    }
+    //  ZeroMQ counts messages and a batch is one: the load socket holds hwm / batch_size
+    int hwm = 0;
+    size_t hwm_size = sizeof hwm;
+    assert_int_equal (
+        zmq_getsockopt (ld_loader_load_socket (g_loader), ZMQ_RCVHWM, &hwm, &hwm_size), 0);
+    assert_int_equal (hwm, 1000 / 200);
 
-    //  Expected: 6 loaded, 2 failed; plus retrying events after the 503
+    //  Expected: 9 loaded, 2 failed; plus retrying events after the 503
     int loaded = 0, failed = 0, retrying = 0;
     bool refused_ok = false, untargeted_ok = false;
     int64_t deadline = cm_mono_ms () + 20000; //  a hang guard, not a timing assertion
-    while (loaded + failed < 8 && cm_mono_ms () < deadline) {
+    while (loaded + failed < 11 && cm_mono_ms () < deadline) {
         char *data = NULL;
         if (cm_zsock_recv (events, &data, &size, 200) != 1)
             continue;
@@ -254,7 +278,7 @@ test_loader_run (void **state)
         }
         cm_event_destroy (&ev);
     }
-    assert_int_equal (loaded, 6);
+    assert_int_equal (loaded, 9);
     assert_int_equal (failed, 2);
     assert_true (retrying >= 1);
     assert_true (refused_ok);
@@ -266,15 +290,15 @@ test_loader_run (void **state)
     assert_int_equal (g_run_rc, 0);
     ld_loader_stats_t st;
     ld_loader_stats (g_loader, &st);
-    assert_int_equal (st.received, 9);
-    assert_int_equal (st.bad_envelopes, 1);
-    assert_int_equal (st.loaded, 6);
+    assert_int_equal (st.received, 13);
+    assert_int_equal (st.bad_envelopes, 2);
+    assert_int_equal (st.loaded, 9);
     assert_int_equal (st.failed, 2);
     assert_int_equal (st.events_lost, 0);
     assert_int_equal (st.token_requests, 1);
     assert_int_equal (st.api_calls, (uint64_t)fake.data_calls);
     assert_true (fake.data_calls >= 2);
-    assert_int_equal (fake.records, 6);
+    assert_int_equal (fake.records, 9);
 
     free (refused);
     free (untargeted);

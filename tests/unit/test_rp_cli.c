@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 #include <sodium.h>
 
+#include "test_util.h"
 #include "../../common/cm_envelope.h"
 #include "../../common/cm_event.h"
 #include "../../replayer/rp_cli.h"
@@ -96,8 +97,7 @@ add_failure (rp_store_t *store, const char *tenant, const char *key, const char 
 static int
 setup (void **state)
 {
-    snprintf (s_dir, sizeof s_dir, "/tmp/test_rp_cli.XXXXXX");
-    assert_non_null (mkdtemp (s_dir));
+    test_tmpdir (s_dir, sizeof s_dir, "test_rp_cli");
     char path[300], err[512];
     snprintf (path, sizeof path, "%s/replayer", s_dir);
     rp_store_t *store = rp_store_open (path, false, err, sizeof err);
@@ -111,6 +111,12 @@ setup (void **state)
     assert_int_equal (rp_store_apply (store, ev), 0);
     cm_event_destroy (&ev);
     cm_envelope_destroy (&env);
+    /* a record the mapping routes nowhere */
+    env = cm_envelope_new ("ACME_PRD", "customer", "C1/1");
+    ev = cm_event_new (CM_STAGE_TRANSFORM, CM_OUTCOME_SKIPPED, env);
+    assert_int_equal (rp_store_apply (store, ev), 0);
+    cm_event_destroy (&ev);
+    cm_envelope_destroy (&env);
     rp_store_destroy (&store);
     return 0;
 }
@@ -118,10 +124,7 @@ setup (void **state)
 static int
 teardown (void **state)
 {
-    char cmd[300];
-    snprintf (cmd, sizeof cmd, "rm -rf '%s'", s_dir);
-    if (system (cmd) != 0)
-        fprintf (stderr, "could not remove %s\n", s_dir);
+    test_rmtree (s_dir);
     free (s_bytes_acme);
     s_bytes_acme = NULL;
     return 0;
@@ -233,7 +236,15 @@ test_stats_and_export (void **state)
     assert_int_equal (cJSON_GetObjectItem (o, "failed")->valueint, 2);
     assert_int_equal (cJSON_GetObjectItem (o, "loaded")->valueint, 1);
     assert_int_equal (cJSON_GetObjectItem (o, "dl_open")->valueint, 2);
+    assert_int_equal (cJSON_GetObjectItem (o, "skipped")->valueint, 1);
+    assert_int_equal (cJSON_GetObjectItem (o, "audit_expired")->valueint, 0);
     cJSON_Delete (o);
+    run_free (&r);
+
+    r = run ("stats", NULL);
+    assert_int_equal (r.rc, 0);
+    assert_non_null (strstr (r.out, "\nskipped      1\n"));
+    assert_non_null (strstr (r.out, "\naudit_expired 0\n"));
     run_free (&r);
 
     r = run ("export", "--tenant", "ACME_PRD", NULL);
@@ -258,7 +269,7 @@ test_stats_and_export (void **state)
     int lines = 0;
     for (char *p = r.out; (p = strchr (p, '\n')); p++)
         lines++;
-    assert_int_equal (lines, 3);
+    assert_int_equal (lines, 4);
     run_free (&r);
 }
 

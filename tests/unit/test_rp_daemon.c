@@ -17,6 +17,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "test_util.h"
 #include "../../common/cm_confirm.h"
 #include "../../common/cm_envelope.h"
 #include "../../common/cm_event.h"
@@ -42,8 +43,7 @@ static int
 setup (void **state)
 {
     fx_t *fx = calloc (1, sizeof *fx);
-    snprintf (fx->dir, sizeof fx->dir, "/tmp/test_rp_daemon.XXXXXX");
-    assert_non_null (mkdtemp (fx->dir));
+    test_tmpdir (fx->dir, sizeof fx->dir, "test_rp_daemon");
     snprintf (fx->events, sizeof fx->events, "ipc://%s/events", fx->dir);
     snprintf (fx->replay, sizeof fx->replay, "ipc://%s/replay", fx->dir);
     snprintf (fx->control, sizeof fx->control, "ipc://%s/control", fx->dir);
@@ -74,10 +74,7 @@ teardown (void **state)
         zmq_close (fx->sub);
     }
     zmq_ctx_term (fx->ctx);
-    char cmd[300];
-    snprintf (cmd, sizeof cmd, "rm -rf '%s'", fx->dir);
-    if (system (cmd) != 0)
-        fprintf (stderr, "could not remove %s\n", fx->dir);
+    test_rmtree (fx->dir);
     free (fx);
     return 0;
 }
@@ -153,6 +150,76 @@ outcome_event (const char *tenant, const char *key, cm_outcome_t out, char *hash
     cm_event_destroy (&ev);
     cm_envelope_destroy (&env);
     return data;
+}
+
+/*  Encodes an extracted event for key KEY at time at_ms. */
+static char *
+extracted_at (const char *key, int64_t at_ms, size_t *size)
+{
+    cm_envelope_t *env = cm_envelope_new ("ACME_PRD", "vendor", key);
+    assert_int_equal (cm_envelope_add_field (env, "VendNum", key), 0);
+    cm_envelope_compute_hash (env);
+    cm_event_t *ev = cm_event_new (CM_STAGE_EXTRACT, CM_OUTCOME_EXTRACTED, env);
+    ev->at_ms = at_ms;
+    char *data = NULL;
+    assert_int_equal (cm_event_encode (ev, &data, size), 0);
+    cm_event_destroy (&ev);
+    cm_envelope_destroy (&env);
+    return data;
+}
+
+/*  Retention (here 60 s, the unit the config key gives in days): a tick removes the
+    entries older than that, keeps the rest and dead letters, and counts what it removed
+    (stats, control reply); the skipped outcome is counted in stats too. */
+static void
+test_retention_tick_and_stats (void **state)
+{
+    fx_t *fx = *state;
+    rp_daemon_destroy (&fx->daemon);
+    fx->cfg.audit_retention_ms = 60000;
+    char err[512];
+    fx->daemon = rp_daemon_new (&fx->cfg, err, sizeof err);
+    assert_non_null (fx->daemon);
+    int64_t now = cm_now_ms ();
+    size_t size = 0;
+    for (int i = 0; i < 3; i++) {
+        char key[8];
+        snprintf (key, sizeof key, "O%d", i);
+        char *ev = extracted_at (key, now - 120000, &size);
+        assert_int_equal (rp_daemon_handle_event (fx->daemon, ev, size), 0);
+        free (ev);
+    }
+    char *ev = extracted_at ("N1", now - 1000, &size);
+    assert_int_equal (rp_daemon_handle_event (fx->daemon, ev, size), 0);
+    free (ev);
+    char hash[65];
+    ev = outcome_event ("ACME_PRD", "S1", CM_OUTCOME_SKIPPED, hash, &size);
+    assert_int_equal (rp_daemon_handle_event (fx->daemon, ev, size), 0);
+    free (ev);
+    char id[33], *env = NULL;
+    size_t env_size = 0;
+    ev = failed_event ("F1", id, &env, &env_size, &size);
+    assert_int_equal (rp_daemon_handle_event (fx->daemon, ev, size), 0);
+    free (ev);
+    free (env);
+    assert_int_equal (rp_daemon_commit (fx->daemon, false), 0);
+
+    bool wrapped = false;
+    assert_int_equal (rp_daemon_retention_tick (fx->daemon, now, &wrapped), 3);
+    assert_true (wrapped);
+    assert_int_equal (rp_daemon_retention_tick (fx->daemon, now, &wrapped), 0);
+    /* an hour later everything but the dead letter's record has gone */
+    assert_int_equal (rp_daemon_retention_tick (fx->daemon, now + 3600000, &wrapped), 2);
+    rp_stats_t st;
+    rp_store_stats (rp_daemon_store (fx->daemon), &st);
+    assert_int_equal (st.audit_expired, 5);
+    assert_int_equal (st.outcomes[CM_OUTCOME_SKIPPED], 1);
+    assert_int_equal (st.dl_open, 1);
+    cJSON *r = control (fx, "{\"cmd\":\"stats\"}");
+    const cJSON *s = cJSON_GetObjectItem (r, "stats");
+    assert_true (cJSON_GetObjectItem (s, "audit_expired")->valuedouble == 5.0);
+    assert_true (cJSON_GetObjectItem (s, "skipped")->valuedouble == 1.0);
+    cJSON_Delete (r);
 }
 
 /*  Final outcomes are confirmed on the PUB socket, topic = tenant, only after the commit;
@@ -472,6 +539,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_unwritable_data_dir, setup, teardown),
         cmocka_unit_test_setup_teardown (test_redrive_retryable_with_backoff, setup, teardown),
         cmocka_unit_test_setup_teardown (test_run_loop_and_stop, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_retention_tick_and_stats, setup, teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

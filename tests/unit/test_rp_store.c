@@ -11,8 +11,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "test_util.h"
 #include "../../common/cm_envelope.h"
 #include "../../common/cm_event.h"
+#include "../../common/cm_store.h"
 #include "../../replayer/rp_store.h"
 
 typedef struct {
@@ -25,8 +27,7 @@ static int
 setup (void **state)
 {
     fx_t *fx = calloc (1, sizeof *fx);
-    snprintf (fx->dir, sizeof fx->dir, "/tmp/test_rp_store.XXXXXX");
-    assert_non_null (mkdtemp (fx->dir));
+    test_tmpdir (fx->dir, sizeof fx->dir, "test_rp_store");
     snprintf (fx->path, sizeof fx->path, "%s/replayer", fx->dir);
     char err[512];
     fx->store = rp_store_open (fx->path, false, err, sizeof err);
@@ -40,10 +41,7 @@ teardown (void **state)
 {
     fx_t *fx = *state;
     rp_store_destroy (&fx->store);
-    char cmd[300];
-    snprintf (cmd, sizeof cmd, "rm -rf '%s'", fx->dir);
-    if (system (cmd) != 0)
-        fprintf (stderr, "could not remove %s\n", fx->dir);
+    test_rmtree (fx->dir);
     free (fx);
     return 0;
 }
@@ -414,6 +412,224 @@ test_purge_is_audited (void **state)
     cm_envelope_destroy (&env);
 }
 
+/*  Dead letters are found again after a reopen (the in-memory index is loaded from the
+    store), and a load in the same batch as the failure resolves it. */
+static void
+test_resolve_after_reopen (void **state)
+{
+    fx_t *fx = *state;
+    cm_envelope_t *a = make_env ("ACME_PRD", "R1");
+    cm_envelope_t *b = make_env ("ACME_PRD", "R2");
+    apply (fx->store, make_failure (a, CM_OUTCOME_FAILED, "REQUIRED_FIELD_MISSING", 1000));
+    apply (fx->store, make_failure (b, CM_OUTCOME_REJECTED, "MAPPING_ERROR", 1000));
+    rp_store_destroy (&fx->store);
+    char err[512];
+    fx->store = rp_store_open (fx->path, false, err, sizeof err);
+    assert_non_null (fx->store);
+    apply (fx->store, make_event (a, CM_STAGE_LOAD, CM_OUTCOME_LOADED, 2000));
+    rp_dead_letter_t *dl = NULL;
+    assert_int_equal (rp_store_dead_letter (fx->store, a->id, &dl), 0);
+    assert_int_equal (rp_store_dead_letter (fx->store, b->id, &dl), 1);
+    rp_dead_letter_destroy (&dl);
+    /* failure, second failure and load of one record inside one batch */
+    cm_envelope_t *c = make_env ("ACME_PRD", "R3");
+    apply (fx->store, make_failure (c, CM_OUTCOME_FAILED, "STRING_TOO_LONG", 3000));
+    apply (fx->store, make_failure (c, CM_OUTCOME_FAILED, "STRING_TOO_LONG", 3100));
+    apply (fx->store, make_event (c, CM_STAGE_LOAD, CM_OUTCOME_LOADED, 3200));
+    assert_true (rp_store_pending (fx->store) > 0);
+    rp_stats_t st;
+    rp_store_stats (fx->store, &st);
+    assert_int_equal (st.dl_created, 3);
+    assert_int_equal (st.dl_updated, 1);
+    assert_int_equal (st.dl_resolved, 2);
+    assert_int_equal (st.dl_open, 1);
+    assert_int_equal (rp_store_dead_letter (fx->store, c->id, &dl), 0);
+    hist_t h = {0};
+    assert_int_equal (rp_store_history (fx->store, "ACME_PRD", "vendor", "R3", collect, &h), 0);
+    assert_int_equal (h.n, 4);
+    assert_string_equal (h.outs[2], "resolved");
+    assert_string_equal (h.outs[3], "loaded");
+    cm_envelope_destroy (&a);
+    cm_envelope_destroy (&b);
+    cm_envelope_destroy (&c);
+}
+
+typedef struct {
+    cJSON *entries[8]; /* copies of the entries */
+    int n;             /* entries */
+} copy_t;
+
+static int
+copy_entry (const cJSON *entry, void *arg)
+{
+    copy_t *c = arg;
+    if (c->n < 8)
+        c->entries[c->n++] = cJSON_Duplicate (entry, true);
+    return 0;
+}
+
+/*  Audit entries are written without cJSON: strings with quotes, control characters and
+    UTF-8 and large integers read back exactly; an entry in the old cJSON form (numbers
+    printed as doubles) written by an earlier version reads the same. */
+static void
+test_audit_text_form (void **state)
+{
+    fx_t *fx = *state;
+    cm_envelope_t *env = make_env ("ACME_PRD", "Q\"1\\");
+    cm_event_t *ev = make_failure (env, CM_OUTCOME_FAILED, "CODE", INT64_C (1764197740123));
+    assert_int_equal (
+        cm_event_set_str (ev, &ev->message, "bad \"name\"\n\ttab \x01 caf\xc3\xa9 \\ end"), 0);
+    ev->attempt = 4000000000u;
+    apply (fx->store, ev);
+    rp_store_destroy (&fx->store);
+
+    /* an entry as the cJSON writer stored it, before the record's own */
+    char err[512];
+    cm_store_t *db = cm_store_open (fx->path, false, err, sizeof err);
+    assert_non_null (db);
+    cJSON *old = cJSON_CreateObject ();
+    cJSON_AddNumberToObject (old, "at", 1764197740000.0);
+    cJSON_AddStringToObject (old, "stage", "extract");
+    cJSON_AddStringToObject (old, "out", "extracted");
+    cJSON_AddStringToObject (old, "key", "Q\"1\\");
+    cJSON_AddNumberToObject (old, "attempt", 1);
+    cJSON_AddNumberToObject (old, "seq", 0);
+    char *text = cJSON_PrintUnformatted (old);
+    char key[64] = "a/ACME_PRD\0vendor\0Q\"1\\";
+    size_t klen = strlen ("a/ACME_PRD") + 1 + strlen ("vendor") + 1 + strlen ("Q\"1\\") + 1;
+    uint64_t at = (uint64_t)INT64_C (1764197740000) ^ (UINT64_C (1) << 63);
+    for (int i = 7; i >= 0; i--, at >>= 8)
+        key[klen + (size_t)i] = (char)(at & 0xff);
+    memset (key + klen + 8, 0, 8);
+    assert_int_equal (cm_store_put (db, key, klen + 16, text, strlen (text), true), 0);
+    free (text);
+    cJSON_Delete (old);
+    cm_store_destroy (&db);
+
+    fx->store = rp_store_open (fx->path, true, err, sizeof err);
+    assert_non_null (fx->store);
+    copy_t c = {0};
+    assert_int_equal (rp_store_history (fx->store, "ACME_PRD", "vendor", "Q\"1\\", copy_entry, &c),
+                      0);
+    assert_int_equal (c.n, 2);
+    assert_string_equal (cJSON_GetObjectItem (c.entries[0], "out")->valuestring, "extracted");
+    assert_true (cJSON_GetObjectItem (c.entries[0], "at")->valuedouble == 1764197740000.0);
+    const cJSON *e = c.entries[1];
+    assert_string_equal (cJSON_GetObjectItem (e, "msg")->valuestring,
+                         "bad \"name\"\n\ttab \x01 caf\xc3\xa9 \\ end");
+    assert_string_equal (cJSON_GetObjectItem (e, "key")->valuestring, "Q\"1\\");
+    assert_true (cJSON_GetObjectItem (e, "at")->valuedouble == 1764197740123.0);
+    assert_true (cJSON_GetObjectItem (e, "attempt")->valuedouble == 4000000000.0);
+    assert_true (cJSON_GetObjectItem (e, "http")->valuedouble == 400.0);
+    assert_true (cJSON_GetObjectItem (e, "seq")->valuedouble == 1.0);
+    assert_string_equal (cJSON_GetObjectItem (e, "class")->valuestring, "permanent");
+    assert_true (cJSON_IsNumber (cJSON_GetObjectItem (e, "env_size")));
+    for (int i = 0; i < c.n; i++)
+        cJSON_Delete (c.entries[i]);
+    cm_envelope_destroy (&env);
+}
+
+static int
+count_entry (const cJSON *entry, void *arg)
+{
+    (*(int *)arg)++;
+    return 0;
+}
+
+/*  Runs retention steps of max_visit entries until a whole sweep is done; commits. */
+static int
+sweep (rp_store_t *store, int64_t cutoff, size_t max_visit)
+{
+    int total = 0;
+    bool wrapped = false;
+    for (int steps = 0; !wrapped; steps++) {
+        assert_true (steps < 10000);
+        int n = rp_store_expire_audit (store, cutoff, max_visit, &wrapped);
+        assert_true (n >= 0);
+        assert_true ((size_t)n <= max_visit);
+        total += n;
+    }
+    assert_int_equal (rp_store_flush (store, false), 0);
+    return total;
+}
+
+/*  Retention removes old audit entries in bounded steps, keeps new ones, dead letters
+    and the history of records with an open dead letter; the store stays bounded. */
+static void
+test_audit_retention (void **state)
+{
+    fx_t *fx = *state;
+    cm_envelope_t *plain = make_env ("ACME_PRD", "T1");
+    cm_envelope_t *failing = make_env ("ACME_PRD", "T2");
+    cm_envelope_t *fresh = make_env ("ACME_PRD", "T3");
+    for (int i = 0; i < 5; i++) {
+        apply (fx->store, make_event (plain, CM_STAGE_EXTRACT, CM_OUTCOME_EXTRACTED, 1000 + i));
+        apply (fx->store, make_event (failing, CM_STAGE_EXTRACT, CM_OUTCOME_EXTRACTED, 1000 + i));
+    }
+    apply (fx->store, make_failure (failing, CM_OUTCOME_FAILED, "STRING_TOO_LONG", 1500));
+    apply (fx->store, make_event (plain, CM_STAGE_LOAD, CM_OUTCOME_LOADED, 9000));
+    apply (fx->store, make_event (fresh, CM_STAGE_EXTRACT, CM_OUTCOME_EXTRACTED, 9500));
+    assert_int_equal (rp_store_flush (fx->store, false), 0);
+
+    /* steps of 2 entries: many calls, each bounded */
+    assert_int_equal (sweep (fx->store, 5000, 2), 5);
+    hist_t h = {0};
+    assert_int_equal (rp_store_history (fx->store, "ACME_PRD", "vendor", "T1", collect, &h), 0);
+    assert_int_equal (h.n, 1);
+    assert_string_equal (h.outs[0], "loaded");
+    hist_t f = {0};
+    assert_int_equal (rp_store_history (fx->store, "ACME_PRD", "vendor", "T2", collect, &f), 0);
+    assert_int_equal (f.n, 6);
+    hist_t n = {0};
+    assert_int_equal (rp_store_history (fx->store, "ACME_PRD", "vendor", "T3", collect, &n), 0);
+    assert_int_equal (n.n, 1);
+    rp_dead_letter_t *dl = NULL;
+    assert_int_equal (rp_store_dead_letter (fx->store, failing->id, &dl), 1);
+    rp_dead_letter_destroy (&dl);
+    rp_stats_t st;
+    rp_store_stats (fx->store, &st);
+    assert_int_equal (st.audit_expired, 5);
+    cJSON *js = rp_stats_to_json (&st);
+    assert_true (cJSON_GetObjectItem (js, "audit_expired")->valuedouble == 5.0);
+    cJSON_Delete (js);
+
+    /* once resolved, the failing record's old history goes too */
+    apply (fx->store, make_event (failing, CM_STAGE_LOAD, CM_OUTCOME_LOADED, 9600));
+    assert_int_equal (sweep (fx->store, 5000, 1000), 6);
+
+    /* a long run: 40 rounds of 30 events over 10 records, a window of 3 rounds */
+    for (int round = 0; round < 40; round++) {
+        int64_t t = 100000 + round * 1000;
+        for (int i = 0; i < 30; i++) {
+            char key[16];
+            snprintf (key, sizeof key, "L%d", i % 10);
+            cm_envelope_t *env = make_env ("ACME_TST", key);
+            apply (fx->store, make_event (env, CM_STAGE_EXTRACT, CM_OUTCOME_EXTRACTED, t + i));
+            cm_envelope_destroy (&env);
+        }
+        assert_int_equal (rp_store_flush (fx->store, false), 0);
+        sweep (fx->store, t - 2000, 7);
+        int count = 0;
+        assert_int_equal (rp_store_audit_all (fx->store, count_entry, &count), 0);
+        assert_true (count <= 3 * 30 + 3); /* three rounds, and the three entries above */
+    }
+    rp_store_stats (fx->store, &st);
+    int count = 0;
+    assert_int_equal (rp_store_audit_all (fx->store, count_entry, &count), 0);
+    assert_int_equal ((uint64_t)count, st.audit - st.audit_expired);
+    /* the counter survives a reopen */
+    rp_store_destroy (&fx->store);
+    char err[512];
+    fx->store = rp_store_open (fx->path, false, err, sizeof err);
+    assert_non_null (fx->store);
+    rp_stats_t st2;
+    rp_store_stats (fx->store, &st2);
+    assert_int_equal (st2.audit_expired, st.audit_expired);
+    cm_envelope_destroy (&plain);
+    cm_envelope_destroy (&failing);
+    cm_envelope_destroy (&fresh);
+}
+
 static void
 test_open_unwritable_dir_fails (void **state)
 {
@@ -444,6 +660,9 @@ main (void)
         cmocka_unit_test_setup_teardown (test_stats_persist_and_read_only, setup, teardown),
         cmocka_unit_test_setup_teardown (test_purge_is_audited, setup, teardown),
         cmocka_unit_test_setup_teardown (test_open_unwritable_dir_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_resolve_after_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_audit_text_form, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_audit_retention, setup, teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

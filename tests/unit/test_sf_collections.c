@@ -366,6 +366,94 @@ test_classification_table (void **state)
         assert_int_equal (sf_collections_classify (table[i].code, table[i].message), table[i].cls);
 }
 
+static void
+test_payload_scan (void **state)
+{
+    //  Well-formed JSON objects of every shape pass
+    const char *good[] = {
+        "{}",
+        " \t\r\n{ } \n",
+        "{\"a\":1,\"b\":-0.5e+10,\"c\":0,\"d\":1E3,\"e\":true,\"f\":false,\"g\":null}",
+        "{\"a\":[],\"b\":[1,[2,{\"c\":\"d\"}]],\"e\":{}}",
+        "{\"s\":\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\uD83D\\uDE00 caf\xc3\xa9\"}",
+        "{\"attributesX\":1,\"x\":{\"attributes\":{\"type\":\"A\"}}}",
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        char err[200] = "";
+        if (sf_collections_payload_check (good[i], err, sizeof err) != 0)
+            fail_msg ("good[%zu] refused: %s", i, err);
+    }
+    //  Anything else is refused with a reason, whatever cJSON would have let through
+    const char *bad[] = {
+        "{\"a\":01}",        "{\"a\":1.}",       "{\"a\":.5}",          "{\"a\":+1}",
+        "{\"a\":1e}",        "{\"a\":tru}",      "{\"a\":NaN}",         "{\"a\":'x'}",
+        "{a:1}",             "{\"a\" 1}",        "{\"a\":1,}",          "{,}",
+        "{\"a\":[1,]}",      "{\"a\":[1 2]}",    "{\"a\":\"\\x\"}",     "{\"a\":\"\\u12G4\"}",
+        "{\"a\":\"\\u12\"}", "{\"a\":\"b\tc\"}", "{\"a\":1}\x0b",       "\x0c{\"a\":1}",
+        "{\"a\":1}}",        "{\"a\":\"x",       "{\"a\":\"x\\",        "{\"a\":",
+        "{\"att\\u0072ibutes\":{}}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char err[200] = "";
+        if (sf_collections_payload_check (bad[i], err, sizeof err) != -1)
+            fail_msg ("bad[%zu] accepted: %s", i, bad[i]);
+        assert_true (strlen (err) > 0);
+    }
+    //  Nesting is bounded (no stack exhaustion on hostile input)
+    char deep[400];
+    size_t len = 0;
+    deep[len++] = '{';
+    deep[len++] = '"';
+    deep[len++] = 'a';
+    deep[len++] = '"';
+    deep[len++] = ':';
+    for (int i = 0; i < 100; i++)
+        deep[len++] = '[';
+    for (int i = 0; i < 100; i++)
+        deep[len++] = ']';
+    deep[len++] = '}';
+    deep[len] = '\0';
+    char err[200] = "";
+    assert_int_equal (sf_collections_payload_check (deep, err, sizeof err), -1);
+    assert_non_null (strstr (err, "deep"));
+
+    //  The first parent reference: the first member that is an object with a string member
+    //  other than "attributes"
+    char *parent = (char *)1;
+    assert_int_equal (
+        sf_collections_payload_scan ("{\"Name\":\"x\",\"Owner\":{\"attributes\":{},\"N\":1},"
+                                     "\"Account__r\":{\"attributes\":\"t\",\"n\":2,"
+                                     "\"CloudSuite_Key__c\":\"T:c:\\\"1\"},"
+                                     "\"Parent\":{\"K\":\"y\"}}",
+                                     &parent, err, sizeof err),
+        0);
+    assert_non_null (parent);
+    assert_string_equal (parent, "Account__r\x1fT:c:\\\"1");
+    free (parent);
+    parent = (char *)1;
+    assert_int_equal (sf_collections_payload_scan (VENDOR_1, &parent, err, sizeof err), 0);
+    assert_null (parent);
+    parent = (char *)1;
+    assert_int_equal (sf_collections_payload_scan ("{\"A\":{\"K\":\"v\"}", &parent, err, sizeof err),
+                      -1);
+    assert_null (parent);
+
+    //  A checked payload is spliced as it is, without a second check
+    const char *payloads[] = {VENDOR_1, "{ }", VENDOR_2};
+    char *body = NULL, *body2 = NULL;
+    size_t blen = 0, blen2 = 0;
+    assert_int_equal (sf_collections_build ("Account", payloads, 3, &body, &blen, err, sizeof err),
+                      0);
+    assert_int_equal (
+        sf_collections_build_checked ("Account", payloads, 3, &body2, &blen2, err, sizeof err), 0);
+    assert_int_equal (blen, blen2);
+    assert_string_equal (body, body2);
+    cJSON *json = s_parse_body (body, blen, 3);
+    cJSON_Delete (json);
+    free (body);
+    free (body2);
+}
+
 int
 main (void)
 {
@@ -374,6 +462,7 @@ main (void)
         cmocka_unit_test (test_build_empty_object),
         cmocka_unit_test (test_build_200_records),
         cmocka_unit_test (test_build_rejects_bad_payloads),
+        cmocka_unit_test (test_payload_scan),
         cmocka_unit_test (test_names_and_path),
         cmocka_unit_test (test_parse_mixed_results),
         cmocka_unit_test (test_parse_created_vs_updated),

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "test_util.h"
 #include "../../transformer/tf_loop.h"
 #include "../../transformer/tf_mapping.h"
 #include "../../transformer/tf_memory.h"
@@ -32,6 +33,9 @@ typedef struct {
     void *events;                   /* loop -> test PULL (bound) */
     tf_mapping_t *mapping;          /* config/mapping.json */
     tf_loop_t *loop;                /* under test */
+    int batch;                      /* tf_loop_config_t.batch (0: unbatched) */
+    int flush_ms;                   /* tf_loop_config_t.flush_ms */
+    int max_wait_ms;                /* tf_loop_config_t.max_wait_ms */
 } fixture_t;
 
 static void fixture_open_mem (fixture_t *f, bool with_loader, const tf_memory_ops_t *mem);
@@ -46,8 +50,7 @@ static void
 fixture_open_mem (fixture_t *f, bool with_loader, const tf_memory_ops_t *mem)
 {
     if (!f->dir[0]) {
-        snprintf (f->dir, sizeof f->dir, "/tmp/test_tf_loop.XXXXXX");
-        assert_non_null (mkdtemp (f->dir));
+        test_tmpdir (f->dir, sizeof f->dir, "test_tf_loop");
     }
     snprintf (f->ex, sizeof f->ex, "ipc://%s/extract", f->dir);
     snprintf (f->ld, sizeof f->ld, "ipc://%s/load", f->dir);
@@ -60,7 +63,7 @@ fixture_open_mem (fixture_t *f, bool with_loader, const tf_memory_ops_t *mem)
     assert_non_null (f->ctx);
     f->events = cm_zsock_new (f->ctx, ZMQ_PULL, f->ev, true, 100, 0, err, sizeof err);
     assert_non_null (f->events);
-    tf_loop_config_t cfg = {f->ex, f->ld, f->ev, 100, 300};
+    tf_loop_config_t cfg = {f->ex, f->ld, f->ev, 100, 300, f->batch, f->flush_ms, f->max_wait_ms};
     f->loop = tf_loop_new (f->ctx, &cfg, f->mapping, mem, err, sizeof err);
     if (!f->loop)
         fail_msg ("%s", err);
@@ -81,9 +84,7 @@ fixture_close (fixture_t *f)
     cm_zsock_destroy (&f->events);
     zmq_ctx_term (f->ctx);
     tf_mapping_destroy (&f->mapping);
-    char cmd[128];
-    snprintf (cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    assert_int_equal (system (cmd), 0);
+    assert_int_equal (test_rmtree (f->dir), 0);
 }
 
 /*  An encoded envelope of a vendor (malloc'd). */
@@ -100,6 +101,53 @@ vendor_bytes (const char *num, const char *name, size_t *size)
     assert_int_equal (cm_envelope_encode (env, &data, size), 0);
     cm_envelope_destroy (&env);
     return data;
+}
+
+/*  An encoded envelope of a purchase order of vendor vend (malloc'd). */
+static char *
+po_bytes (const char *num, const char *vend, size_t *size)
+{
+    cm_envelope_t *env = cm_envelope_new ("ACME_PRD", "po", num);
+    assert_non_null (env);
+    assert_int_equal (cm_envelope_add_field (env, "PoNum", num), 0);
+    assert_int_equal (cm_envelope_add_field (env, "VendNum", vend), 0);
+    assert_int_equal (cm_envelope_add_field (env, "Stat", "O"), 0);
+    cm_envelope_compute_hash (env);
+    char *data = NULL;
+    assert_int_equal (cm_envelope_encode (env, &data, size), 0);
+    cm_envelope_destroy (&env);
+    return data;
+}
+
+/*  Reads one load message (waiting up to timeout_ms) and writes "sobject:key" of the
+    envelope in each frame, comma-separated, to out. Returns the number of frames, 0 when
+    no message came. */
+static int
+next_batch (void *sock, int timeout_ms, char *out, size_t cap)
+{
+    zmq_pollitem_t item = {.socket = sock, .events = ZMQ_POLLIN};
+    out[0] = 0;
+    if (zmq_poll (&item, 1, timeout_ms) != 1)
+        return 0;
+    int frames = 0;
+    for (;;) {
+        zmq_msg_t msg;
+        zmq_msg_init (&msg);
+        assert_true (zmq_msg_recv (&msg, sock, ZMQ_DONTWAIT) >= 0);
+        char err[256];
+        cm_envelope_t *env =
+            cm_envelope_decode (zmq_msg_data (&msg), zmq_msg_size (&msg), err, sizeof err);
+        if (!env)
+            fail_msg ("frame %d did not decode: %s", frames, err);
+        size_t len = strlen (out);
+        snprintf (out + len, cap - len, "%s%s:%s", frames ? "," : "", env->sobject, env->key);
+        cm_envelope_destroy (&env);
+        frames++;
+        bool more = zmq_msg_more (&msg);
+        zmq_msg_close (&msg);
+        if (!more)
+            return frames;
+    }
 }
 
 static cm_event_t *
@@ -224,8 +272,7 @@ test_groups_with_memory (void **state)
 {
     fixture_t f;
     memset (&f, 0, sizeof f);
-    snprintf (f.dir, sizeof f.dir, "/tmp/test_tf_loop.XXXXXX");
-    assert_non_null (mkdtemp (f.dir));
+    test_tmpdir (f.dir, sizeof f.dir, "test_tf_loop");
     char path[128], err[256];
     snprintf (path, sizeof path, "%s/memory", f.dir);
     tf_memory_t *mem = tf_memory_open (path, err, sizeof err);
@@ -290,6 +337,53 @@ test_groups_with_memory (void **state)
     fixture_close (&f);
 }
 
+/*  A memory whose commit fails (a full disk): the group's records are dead-lettered as
+    retryable, nothing reaches the loaders, and the loop stops with -1 (issue 6). */
+static int
+s_fail_commit (void *arg)
+{
+    return -1;
+}
+
+static void
+test_store_failure_stops (void **state)
+{
+    fixture_t f;
+    memset (&f, 0, sizeof f);
+    test_tmpdir (f.dir, sizeof f.dir, "test_tf_loop");
+    char path[128], err[256];
+    snprintf (path, sizeof path, "%s/memory", f.dir);
+    tf_memory_t *mem = tf_memory_open (path, err, sizeof err);
+    if (!mem)
+        fail_msg ("%s", err);
+    tf_memory_ops_t ops;
+    tf_memory_ops (mem, &ops);
+    ops.commit = s_fail_commit;
+    fixture_open_mem (&f, true, &ops);
+    size_t size;
+    char *bytes = vendor_bytes ("V000004", "Fabrikam Tools", &size);
+    assert_int_equal (cm_zsock_send (f.extract, bytes, size, 1000), 0);
+    assert_int_equal (tf_loop_run (f.loop, 5000), -1);
+    tf_stats_t st;
+    tf_loop_stats (f.loop, &st);
+    assert_int_equal (st.transformed, 0);
+    assert_int_equal (st.rejected, 1);
+    cm_event_t *ev = next_event (f.events);
+    assert_non_null (ev);
+    assert_int_equal (ev->outcome, CM_OUTCOME_REJECTED);
+    assert_int_equal (ev->error_class, CM_ERR_RETRYABLE);
+    assert_string_equal (ev->error_code, "MAPPING_INTERNAL");
+    assert_memory_equal (ev->envelope, bytes, size);
+    cm_event_destroy (&ev);
+    char *data = NULL;
+    size_t n = 0;
+    assert_int_equal (cm_zsock_recv (f.load, &data, &n, 200), 0);
+    free (bytes);
+    tf_loop_destroy (&f.loop);
+    tf_memory_destroy (&mem);
+    fixture_close (&f);
+}
+
 /*  Last: a stop request is sticky for the process. */
 static void
 test_shutdown_without_loader (void **state)
@@ -322,13 +416,242 @@ test_shutdown_without_loader (void **state)
     fixture_close (&f);
 }
 
+/*  Reads n events and checks each is "transformed". */
+static void
+expect_transformed (void *events, int n)
+{
+    for (int i = 0; i < n; i++) {
+        cm_event_t *ev = next_event (events);
+        assert_non_null (ev);
+        assert_int_equal (ev->outcome, CM_OUTCOME_TRANSFORMED);
+        assert_non_null (ev->sobject);
+        cm_event_destroy (&ev);
+    }
+}
+
+static void
+handle_vendor (tf_loop_t *loop, const char *num)
+{
+    size_t size;
+    char *bytes = vendor_bytes (num, "Batch Vendor", &size);
+    assert_int_equal (tf_loop_handle (loop, bytes, size), 0);
+    free (bytes);
+}
+
+static void
+handle_po (tf_loop_t *loop, const char *num)
+{
+    size_t size;
+    char *bytes = po_bytes (num, "V1", &size);
+    assert_int_equal (tf_loop_handle (loop, bytes, size), 0);
+    free (bytes);
+}
+
+/*  Batched: records of one (sObject, external-ID field) go as one multipart message when
+    the batch is full; other sObjects wait in their own batch; a flush sends the partial
+    batches parents first (mapping order: vendor/Account before po), each record's
+    "transformed" event follows its batch, and the load HWM counts batches. */
+static void
+test_batch_full_and_mixed (void **state)
+{
+    fixture_t f;
+    memset (&f, 0, sizeof f);
+    f.batch = 3;
+    f.flush_ms = 60000;
+    f.max_wait_ms = 60000;
+    fixture_open (&f, true);
+    int hwm = 0;
+    size_t hwm_size = sizeof hwm;
+    assert_int_equal (zmq_getsockopt (tf_loop_load_socket (f.loop), ZMQ_SNDHWM, &hwm, &hwm_size),
+                      0);
+    assert_int_equal (hwm, 100 / 3);
+    char keys[1024];
+    handle_po (f.loop, "P1");
+    handle_vendor (f.loop, "V1");
+    handle_vendor (f.loop, "V2");
+    assert_int_equal (next_batch (f.load, 100, keys, sizeof keys), 0);
+    handle_vendor (f.loop, "V3");
+    assert_int_equal (next_batch (f.load, 2000, keys, sizeof keys), 3);
+    assert_string_equal (keys, "Account:V1,Account:V2,Account:V3");
+    expect_transformed (f.events, 3);
+    handle_po (f.loop, "P2");
+    handle_vendor (f.loop, "V4");
+    tf_stats_t st;
+    tf_loop_stats (f.loop, &st);
+    assert_int_equal (st.held, 3);
+    assert_int_equal (st.transformed, 3);
+    assert_int_equal (st.batches, 1);
+    assert_int_equal (next_batch (f.load, 100, keys, sizeof keys), 0);
+    assert_int_equal (tf_loop_flush (f.loop), 0);
+    assert_int_equal (next_batch (f.load, 2000, keys, sizeof keys), 1);
+    assert_string_equal (keys, "Account:V4");
+    assert_int_equal (next_batch (f.load, 2000, keys, sizeof keys), 2);
+    assert_string_equal (keys, "CloudSuite_Purchase_Order__c:P1,CloudSuite_Purchase_Order__c:P2");
+    expect_transformed (f.events, 3);
+    tf_loop_stats (f.loop, &st);
+    assert_int_equal (st.held, 0);
+    assert_int_equal (st.transformed, 6);
+    assert_int_equal (st.batches, 3);
+    fixture_close (&f);
+}
+
+/*  Batched: a partial batch goes once the input has been idle for flush_ms. */
+static void
+test_batch_idle_flush (void **state)
+{
+    fixture_t f;
+    memset (&f, 0, sizeof f);
+    f.batch = 200;
+    f.flush_ms = 100;
+    f.max_wait_ms = 60000;
+    fixture_open (&f, true);
+    const char *nums[] = {"V1", "V2", "V3", "V4", "V5"};
+    for (int i = 0; i < 5; i++) {
+        size_t size;
+        char *bytes = vendor_bytes (nums[i], "Idle Vendor", &size);
+        assert_int_equal (cm_zsock_send (f.extract, bytes, size, 1000), 0);
+        free (bytes);
+    }
+    tf_stats_t st;
+    memset (&st, 0, sizeof st);
+    for (int i = 0; i < 100 && st.received < 5; i++) {
+        assert_true (tf_loop_poll (f.loop, 50) >= 0);
+        tf_loop_stats (f.loop, &st);
+    }
+    assert_int_equal (st.received, 5);
+    //  The poll waits past flush_ms with no input: the batch goes
+    assert_int_equal (tf_loop_poll (f.loop, 1000), 0);
+    char keys[1024];
+    assert_int_equal (next_batch (f.load, 2000, keys, sizeof keys), 5);
+    assert_string_equal (keys, "Account:V1,Account:V2,Account:V3,Account:V4,Account:V5");
+    expect_transformed (f.events, 5);
+    fixture_close (&f);
+}
+
+/*  Batched: a batch whose oldest record waited max_wait_ms goes even while input keeps
+    coming; a younger batch stays. */
+static void
+test_batch_max_wait (void **state)
+{
+    fixture_t f;
+    memset (&f, 0, sizeof f);
+    f.batch = 200;
+    f.flush_ms = 60000;
+    f.max_wait_ms = 150;
+    fixture_open (&f, true);
+    char keys[1024];
+    handle_vendor (f.loop, "V1");
+    usleep (250 * 1000);
+    handle_po (f.loop, "P1");
+    assert_int_equal (next_batch (f.load, 2000, keys, sizeof keys), 1);
+    assert_string_equal (keys, "Account:V1");
+    expect_transformed (f.events, 1);
+    tf_stats_t st;
+    tf_loop_stats (f.loop, &st);
+    assert_int_equal (st.held, 1);
+    assert_int_equal (tf_loop_flush (f.loop), 0);
+    assert_int_equal (next_batch (f.load, 2000, keys, sizeof keys), 1);
+    assert_string_equal (keys, "CloudSuite_Purchase_Order__c:P1");
+    expect_transformed (f.events, 1);
+    fixture_close (&f);
+}
+
+/*  Batched: before a full batch of children goes, a parent batch whose stream has been
+    idle for flush_ms goes first; a parent stream still arriving is not cut short. */
+static void
+test_batch_parents_first (void **state)
+{
+    fixture_t f;
+    memset (&f, 0, sizeof f);
+    f.batch = 2;
+    f.flush_ms = 500;
+    f.max_wait_ms = 60000;
+    fixture_open (&f, true);
+    char keys[1024];
+    handle_vendor (f.loop, "V1");
+    usleep (600 * 1000);
+    handle_po (f.loop, "P1");
+    handle_po (f.loop, "P2");
+    assert_int_equal (next_batch (f.load, 2000, keys, sizeof keys), 1);
+    assert_string_equal (keys, "Account:V1");
+    assert_int_equal (next_batch (f.load, 2000, keys, sizeof keys), 2);
+    assert_string_equal (keys, "CloudSuite_Purchase_Order__c:P1,CloudSuite_Purchase_Order__c:P2");
+    expect_transformed (f.events, 3);
+    handle_vendor (f.loop, "V2");
+    handle_po (f.loop, "P3");
+    handle_po (f.loop, "P4");
+    assert_int_equal (next_batch (f.load, 2000, keys, sizeof keys), 2);
+    assert_string_equal (keys, "CloudSuite_Purchase_Order__c:P3,CloudSuite_Purchase_Order__c:P4");
+    expect_transformed (f.events, 2);
+    tf_stats_t st;
+    tf_loop_stats (f.loop, &st);
+    assert_int_equal (st.held, 1);
+    fixture_close (&f);
+}
+
+/*  Batched, after a stop request (sticky: runs last): the loop sends what it holds before
+    it returns; with no loader, the held records are dead-lettered as TRF_UNSENT. */
+static void
+test_batch_shutdown_flush (void **state)
+{
+    fixture_t f;
+    memset (&f, 0, sizeof f);
+    f.batch = 200;
+    f.flush_ms = 60000;
+    f.max_wait_ms = 60000;
+    fixture_open (&f, true);
+    cm_signal_request_stop ();
+    handle_vendor (f.loop, "V1");
+    handle_po (f.loop, "P1");
+    handle_vendor (f.loop, "V2");
+    char keys[1024];
+    assert_int_equal (next_batch (f.load, 100, keys, sizeof keys), 0);
+    assert_int_equal (tf_loop_run (f.loop, 0), 0);
+    assert_int_equal (next_batch (f.load, 2000, keys, sizeof keys), 2);
+    assert_string_equal (keys, "Account:V1,Account:V2");
+    assert_int_equal (next_batch (f.load, 2000, keys, sizeof keys), 1);
+    assert_string_equal (keys, "CloudSuite_Purchase_Order__c:P1");
+    expect_transformed (f.events, 3);
+    fixture_close (&f);
+
+    memset (&f, 0, sizeof f);
+    f.batch = 200;
+    f.flush_ms = 60000;
+    f.max_wait_ms = 60000;
+    fixture_open (&f, false);
+    handle_vendor (f.loop, "V3");
+    handle_vendor (f.loop, "V4");
+    assert_int_equal (tf_loop_run (f.loop, 0), 0);
+    tf_stats_t st;
+    tf_loop_stats (f.loop, &st);
+    assert_int_equal (st.unsent, 2);
+    assert_int_equal (st.transformed, 0);
+    assert_int_equal (st.held, 0);
+    for (int i = 0; i < 2; i++) {
+        cm_event_t *ev = next_event (f.events);
+        assert_non_null (ev);
+        assert_int_equal (ev->outcome, CM_OUTCOME_REJECTED);
+        assert_int_equal (ev->error_class, CM_ERR_RETRYABLE);
+        assert_string_equal (ev->error_code, "TRF_UNSENT");
+        assert_true (ev->envelope_size > 0);
+        cm_event_destroy (&ev);
+    }
+    fixture_close (&f);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_flow),
         cmocka_unit_test (test_groups_with_memory),
+        cmocka_unit_test (test_store_failure_stops),
+        cmocka_unit_test (test_batch_full_and_mixed),
+        cmocka_unit_test (test_batch_idle_flush),
+        cmocka_unit_test (test_batch_max_wait),
+        cmocka_unit_test (test_batch_parents_first),
         cmocka_unit_test (test_shutdown_without_loader),
+        cmocka_unit_test (test_batch_shutdown_flush),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

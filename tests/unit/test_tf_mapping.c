@@ -197,7 +197,35 @@ static const broken_t s_broken[] = {
     {FIELDS ("{\"to\":\"A__r\",\"parent\":{\"sobject\":\"Account\",\"external_id_field\":\"K\","
              "\"key_template\":\"{C}\",\"kind\":1}}"),
      "m.json: entity 'vendor', field 'A__r': unknown key 'kind' in parent (allowed: sobject, "
-     "external_id_field, key_template, typed, comment)"},
+     "external_id_field, key_template, typed, alternatives, comment)"},
+    //  parent alternatives
+#define PARENT_ALTS(x)                                                                             \
+    FIELDS ("{\"to\":\"N\",\"from\":\"N\"},{\"to\":\"A__r\",\"parent\":{\"sobject\":\"Account\","   \
+            "\"external_id_field\":\"K\",\"key_template\":\"{C}\",\"alternatives\":" x "}}")
+    {PARENT_ALTS ("[]"),
+     "m.json: entity 'vendor', field 'A__r': parent 'alternatives' must be an array of 1 to 4 "
+     "objects"},
+    {PARENT_ALTS ("[\"Contact\"]"),
+     "m.json: entity 'vendor', field 'A__r': each parent alternative must be an object with "
+     "sobject and to"},
+    {PARENT_ALTS ("[{\"sobject\":\"Contact\"}]"), "m.json: entity 'vendor', field 'A__r': missing 'to'"},
+    {PARENT_ALTS ("[{\"sobject\":\"Contact\",\"to\":\"C__r\",\"key_template\":\"{C}\"}]"),
+     "m.json: entity 'vendor', field 'A__r': unknown key 'key_template' in parent alternative "
+     "(allowed: sobject, to, external_id_field, typed, comment)"},
+    {PARENT_ALTS ("[{\"sobject\":\"Account\",\"to\":\"C__r\"}]"),
+     "m.json: entity 'vendor', field 'A__r': parent alternative sObject 'Account' is the "
+     "parent's own"},
+    {PARENT_ALTS ("[{\"sobject\":\"Contact\",\"to\":\"N\"}]"),
+     "m.json: entity 'vendor', field 'A__r': parent alternative 'N' is mapped twice"},
+    {PARENT_ALTS ("[{\"sobject\":\"Contact\",\"to\":\"A__r\"}]"),
+     "m.json: entity 'vendor', field 'A__r': parent alternative 'A__r' is mapped twice"},
+    {PARENT_ALTS ("[{\"sobject\":\"Contact\",\"to\":\"C__r\"},{\"sobject\":\"Contact\",\"to\":"
+                  "\"D__r\"}]"),
+     "m.json: entity 'vendor', field 'A__r': parent alternative 'D__r' (Contact) is listed twice"},
+    {FIELDS ("{\"to\":\"A__r\",\"parent\":{\"sobject\":\"Account\",\"external_id_field\":\"K\","
+             "\"key_template\":\"{C}\",\"alternatives\":[{\"sobject\":\"Contact\",\"to\":"
+             "\"C__r\"}]}},{\"to\":\"C__r\",\"from\":\"X\"}"),
+     "m.json: entity 'vendor', field 'C__r': mapped twice"},
     //  routes and conditions
     {"{\"version\":1,\"entities\":{\"customer\":{\"routes\":[]}}}",
      "m.json: entity 'customer': 'routes' must be an array of 1..16 routes"},

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "test_util.h"
 #include "../../transformer/tf_memory.h"
 
 typedef struct {
@@ -37,8 +38,7 @@ setup (void **state)
 {
     fixture_t *f = calloc (1, sizeof *f);
     assert_non_null (f);
-    snprintf (f->dir, sizeof f->dir, "/tmp/test_tf_memory.XXXXXX");
-    assert_non_null (mkdtemp (f->dir));
+    test_tmpdir (f->dir, sizeof f->dir, "test_tf_memory");
     *state = f;
     return 0;
 }
@@ -48,9 +48,7 @@ teardown (void **state)
 {
     fixture_t *f = *state;
     tf_memory_destroy (&f->mem);
-    char cmd[128];
-    snprintf (cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    assert_int_equal (system (cmd), 0);
+    assert_int_equal (test_rmtree (f->dir), 0);
     free (f);
     return 0;
 }
@@ -61,6 +59,41 @@ sobject_of (fixture_t *f, const char *key)
     char *s = NULL;
     assert_int_equal (f->ops.sobject_of (f->ops.arg, key, &s), 0);
     return s;
+}
+
+/*  The key filter: a new key costs no RocksDB read, a stored one is read; the filter is
+    rebuilt from the store at open, so a reopened memory still finds what it stored. */
+static void
+test_key_filter (void **state)
+{
+    fixture_t *f = *state;
+    fixture_open (f, 16);
+    tf_memory_stats_t st;
+    char key[64];
+    for (int i = 0; i < 200; i++) {
+        snprintf (key, sizeof key, "T:customer:C%06d", i);
+        assert_null (sobject_of (f, key));
+        assert_int_equal (f->ops.remember (f->ops.arg, key, "Contact"), 0);
+        assert_int_equal (f->ops.commit (f->ops.arg), 0);
+    }
+    tf_memory_stats (f->mem, &st);
+    assert_int_equal (st.misses, 0); //  every first look-up was answered by the filter
+    assert_int_equal (st.filtered, 200);
+    tf_memory_destroy (&f->mem);
+    fixture_open (f, 16);
+    for (int i = 0; i < 400; i++) {
+        snprintf (key, sizeof key, "T:customer:C%06d", i);
+        char *s = sobject_of (f, key);
+        if (i < 200) {
+            assert_non_null (s);
+            assert_string_equal (s, "Contact");
+        } else
+            assert_null (s);
+        free (s);
+    }
+    tf_memory_stats (f->mem, &st);
+    assert_true (st.misses >= 200); //  the stored keys were read (a small cache: evicted)
+    assert_true (st.filtered >= 190); //  the new ones (but for a few false positives) not
 }
 
 static void
@@ -283,6 +316,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_long_values, setup, teardown),
         cmocka_unit_test_setup_teardown (test_cache_against_model, setup, teardown),
         cmocka_unit_test_setup_teardown (test_mixed_sizes, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_key_filter, setup, teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -79,7 +79,7 @@ test_commit_failure_is_unhealthy (void **state)
     cm_daemon_t *d = cm_daemon_new ("transformer", NULL, cfg, err, sizeof err);
     assert_non_null (d);
     tf_memory_ops_t mem = {f_merge, f_match, f_resolve, f_remember, f_sobject_of, f_commit, &s_arg};
-    tf_ops_t *ops = tf_ops_new (d, NULL, &mem);
+    tf_ops_t *ops = tf_ops_new (d, NULL, &mem, 0);
     assert_non_null (ops);
     assert_ptr_not_equal (mem.arg, &s_arg);
     char *out = NULL;

@@ -245,27 +245,49 @@ check_picklist (problems_t *p, const char *where, const tf_field_t *f, const cJS
         problem (p, "%s: merge union needs a multi-select picklist", where);
 }
 
+/*  One parent reference: relationship `to` refers to sobject by its external ID field. */
+static void
+check_ref (problems_t *p, const char *where, const char *to, const char *sobject,
+           const char *field, bool typed, const cJSON *object, const cJSON *schema)
+{
+    const cJSON *ref = schema_field (object, to, "relationshipName");
+    if (!ref || strcmp (fstr (ref, "type"), "reference") != 0) {
+        problem (p, "%s: no lookup with relationship name '%s'", where, to);
+        return;
+    }
+    if (!has_value (ref, "referenceTo", sobject))
+        problem (p, "%s: lookup %s does not refer to %s", where, fstr (ref, "name"), sobject);
+    bool polymorphic =
+        cJSON_GetArraySize (cJSON_GetObjectItemCaseSensitive (ref, "referenceTo")) > 1;
+    if (polymorphic && !typed)
+        problem (p, "%s: lookup %s is polymorphic: the reference needs \"typed\": true", where,
+                 fstr (ref, "name"));
+    const cJSON *parent = schema_object (schema, sobject);
+    const cJSON *pf = parent ? schema_field (parent, field, "name") : NULL;
+    if (!pf || !fbool (pf, "externalId"))
+        problem (p, "%s: %s.%s is not an external ID", where, sobject, field);
+}
+
+/*  A parent rule and each of its alternatives (Contact__r for an individual's invoice). */
 static void
 check_parent (problems_t *p, const char *where, const tf_field_t *f, const cJSON *object,
               const cJSON *schema)
 {
-    const cJSON *ref = schema_field (object, f->to, "relationshipName");
-    if (!ref || strcmp (fstr (ref, "type"), "reference") != 0) {
-        problem (p, "%s: no lookup with relationship name '%s'", where, f->to);
-        return;
+    check_ref (p, where, f->to, f->parent_sobject, f->parent_field, f->parent_typed, object,
+               schema);
+    for (size_t i = 0; i < f->parent_alt_count; i++) {
+        const tf_parent_alt_t *alt = &f->parent_alts[i];
+        char w[512];
+        snprintf (w, sizeof w, "%s (alternative %s)", where, alt->to);
+        check_ref (p, w, alt->to, alt->sobject, alt->field, alt->typed, object, schema);
+        //  The reference is one or the other: neither lookup may be required.
+        const cJSON *a = schema_field (object, f->to, "relationshipName");
+        const cJSON *b = schema_field (object, alt->to, "relationshipName");
+        if ((a && fbool (a, "required")) || (b && fbool (b, "required")))
+            problem (p, "%s: lookups %s and %s hold one reference or the other, so neither may "
+                        "be required",
+                     where, f->to, alt->to);
     }
-    if (!has_value (ref, "referenceTo", f->parent_sobject))
-        problem (p, "%s: lookup %s does not refer to %s", where, fstr (ref, "name"),
-                 f->parent_sobject);
-    bool polymorphic =
-        cJSON_GetArraySize (cJSON_GetObjectItemCaseSensitive (ref, "referenceTo")) > 1;
-    if (polymorphic && !f->parent_typed)
-        problem (p, "%s: lookup %s is polymorphic: the reference needs \"typed\": true", where,
-                 fstr (ref, "name"));
-    const cJSON *parent = schema_object (schema, f->parent_sobject);
-    const cJSON *pf = parent ? schema_field (parent, f->parent_field, "name") : NULL;
-    if (!pf || !fbool (pf, "externalId"))
-        problem (p, "%s: %s.%s is not an external ID", where, f->parent_sobject, f->parent_field);
 }
 
 static void
@@ -545,6 +567,16 @@ check_doc_names_mapping (problems_t *p, const char *doc, const char *name, const
                 if (!strstr (section, text))
                     problem (p, "setup guide: %s.%s (written by %s) is not named", route->sobject,
                              fname, name);
+                for (size_t a = 0; f->src == TF_SRC_PARENT && object && a < f->parent_alt_count;
+                     a++) {
+                    const cJSON *ref =
+                        schema_field (object, f->parent_alts[a].to, "relationshipName");
+                    snprintf (text, sizeof text, "`%s`",
+                              ref ? fstr (ref, "name") : f->parent_alts[a].to);
+                    if (!strstr (section, text))
+                        problem (p, "setup guide: %s.%s (written by %s) is not named",
+                                 route->sobject, text, name);
+                }
                 if (!strstr (f->to, "__c") && f->lookup_count) {
                     const cJSON *sf = object ? schema_field (object, f->to, "name") : NULL;
                     if (sf && !strcmp (fstr (sf, "type"), "picklist"))
@@ -687,8 +719,9 @@ test_checkers_fail_on_broken_inputs (void **state)
         "{\"to\":\"Subject\",\"const\":\"x\",\"required\":true},"
         "{\"to\":\"What\",\"parent\":{\"sobject\":\"Account\",\"external_id_field\":\"Name\","
         "\"key_template\":\"{VendNum}\"}},"
-        "{\"to\":\"Who\",\"parent\":{\"sobject\":\"Contact\",\"external_id_field\":"
-        "\"CloudSuite_Key__c\",\"key_template\":\"{VendNum}\"}}]}}}";
+        "{\"to\":\"Whom\",\"parent\":{\"sobject\":\"Contact\",\"external_id_field\":"
+        "\"CloudSuite_Key__c\",\"key_template\":\"{VendNum}\",\"alternatives\":[{\"sobject\":"
+        "\"Account\",\"to\":\"Who\"}]}}]}}}";
     tf_mapping_t *m = tf_mapping_parse (tasks, strlen (tasks), "bad", err, sizeof err);
     if (!m)
         fail_msg ("%s", err);
@@ -697,7 +730,8 @@ test_checkers_fail_on_broken_inputs (void **state)
     check_mapping (&p, "bad", m, schema);
     assert_non_null (strstr (p.text, "the reference needs \"typed\": true"));
     assert_non_null (strstr (p.text, "Account.Name is not an external ID"));
-    assert_non_null (strstr (p.text, "no lookup with relationship name 'Who'"));
+    assert_non_null (strstr (p.text, "no lookup with relationship name 'Whom'"));
+    assert_non_null (strstr (p.text, "(alternative Who): lookup WhoId does not refer to Account"));
     tf_mapping_destroy (&m);
 
     //  The guide: a row with the wrong length, a missing row, an extra row.

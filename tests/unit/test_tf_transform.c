@@ -560,7 +560,7 @@ test_default_with_memory (void **state)
                                            "\"ACME_PRD:vendor:V000123\"}"));
     cm_envelope_destroy (&env);
 
-    //  An individual is a Contact; its invoice has no Account and is rejected here.
+    //  An individual is a Contact; its invoice refers to the Contact (Contact__r).
     const char *person[] = {"CustNum",
                             "C000007",
                             "CustSeq",
@@ -585,11 +585,10 @@ test_default_with_memory (void **state)
     cm_envelope_destroy (&env);
     const char *pinv[] = {"InvNum", "1000051", "InvSeq", "0", "CustNum", "C000007", NULL};
     env = make_env ("invoice", "1000051/0", pinv);
-    assert_int_equal (tf_transform_apply (m, env, &ops, &res), TF_REJECT);
-    assert_string_equal (res.code, "MAPPING_PARENT_TYPE");
-    assert_string_equal (res.reason, "field Account__r: parent ACME_PRD:customer:C000007 was "
-                                     "sent as sObject Contact, not Account (template "
-                                     "'{tenant}:customer:{CustNum}')");
+    assert_int_equal (tf_transform_apply (m, env, &ops, &res), TF_OK);
+    assert_non_null (strstr (env->payload, "\"Name\":\"1000051\",\"Contact__r\":{"
+                                           "\"CloudSuite_Key__c\":\"ACME_PRD:customer:C000007\"},"));
+    assert_null (strstr (env->payload, "Account__r"));
     cm_envelope_destroy (&env);
 
     //  A ship-to sequence is skipped.
@@ -613,6 +612,118 @@ test_default_with_memory (void **state)
     tf_memory_destroy (&mem);
     char cmd[256];
     snprintf (cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal (system (cmd), 0);
+}
+
+/*  Parent alternatives: the reference follows the sObject the parent was sent as; a type
+    that is neither the parent's nor an alternative's is still MAPPING_PARENT_TYPE; an
+    unknown parent defers the record. */
+static void
+test_parent_alternatives (void **state)
+{
+    char dir[] = "/tmp/test_tf_transform.XXXXXX";
+    assert_non_null (mkdtemp (dir));
+    char err[512];
+    tf_memory_t *mem = tf_memory_open (dir, err, sizeof err);
+    if (!mem)
+        fail_msg ("%s", err);
+    tf_memory_ops_t ops;
+    tf_memory_ops (mem, &ops);
+    static const char *const text =
+        "{\"version\":1,\"entities\":{\"invoice\":{\"sobject\":\"Task\","
+        "\"external_id_field\":\"K__c\",\"key_template\":\"{tenant}:invoice:{InvNum}\","
+        "\"fields\":[{\"to\":\"What\",\"required\":true,\"parent\":{\"sobject\":\"Account\","
+        "\"external_id_field\":\"K__c\",\"key_template\":\"{tenant}:customer:{CustNum}\","
+        "\"typed\":true,\"alternatives\":[{\"sobject\":\"Contact\",\"to\":\"Who\","
+        "\"typed\":true},{\"sobject\":\"Partner__c\",\"to\":\"Partner__r\","
+        "\"external_id_field\":\"P__c\"}]}}]}}}";
+    tf_mapping_t *m = tf_mapping_parse (text, strlen (text), "test", err, sizeof err);
+    if (!m)
+        fail_msg ("%s", err);
+    const tf_field_t *f = &tf_mapping_entity (m, "invoice")->routes[0].fields[0];
+    assert_int_equal (f->parent_alt_count, 2);
+    assert_string_equal (f->parent_alts[1].field, "P__c");
+
+    assert_int_equal (ops.remember (ops.arg, "ACME_PRD:customer:C1", "Contact"), 0);
+    assert_int_equal (ops.remember (ops.arg, "ACME_PRD:customer:C2", "Partner__c"), 0);
+    assert_int_equal (ops.remember (ops.arg, "ACME_PRD:customer:C3", "Lead"), 0);
+    assert_int_equal (ops.remember (ops.arg, "ACME_PRD:customer:C4", "Account"), 0);
+    assert_int_equal (ops.commit (ops.arg), 0);
+    static const struct {
+        const char *cust;     /* the invoice's CustNum */
+        const char *expected; /* the payload, or NULL: rejected */
+    } cases[] = {
+        {"C1", "{\"K__c\":\"ACME_PRD:invoice:7\",\"Who\":{\"attributes\":{\"type\":"
+               "\"Contact\"},\"K__c\":\"ACME_PRD:customer:C1\"}}"},
+        {"C2", "{\"K__c\":\"ACME_PRD:invoice:7\",\"Partner__r\":{\"P__c\":\"ACME_PRD:"
+               "customer:C2\"}}"},
+        {"C3", NULL},
+        {"C4", "{\"K__c\":\"ACME_PRD:invoice:7\",\"What\":{\"attributes\":{\"type\":"
+               "\"Account\"},\"K__c\":\"ACME_PRD:customer:C4\"}}"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *kv[] = {"InvNum", "7", "CustNum", cases[i].cust, NULL};
+        cm_envelope_t *env = make_env ("invoice", "7", kv);
+        tf_result_t res;
+        tf_status_t st = tf_transform_apply (m, env, &ops, &res);
+        if (cases[i].expected) {
+            assert_int_equal (st, TF_OK);
+            assert_string_equal (env->payload, cases[i].expected);
+        } else {
+            assert_int_equal (st, TF_REJECT);
+            assert_string_equal (res.code, "MAPPING_PARENT_TYPE");
+            assert_false (res.retryable);
+            assert_string_equal (res.reason,
+                                 "field What: parent ACME_PRD:customer:C3 was sent as sObject "
+                                 "Lead, not Account or Contact or Partner__c (template "
+                                 "'{tenant}:customer:{CustNum}')");
+        }
+        cm_envelope_destroy (&env);
+    }
+    //  A parent the memory does not know yet: deferred (nothing sent, nothing reported) on
+    //  the first deliveries, so the lease brings the record back once the parent is
+    //  mapped; from TF_DEFER_ATTEMPTS on, the rule's own relationship.
+    for (uint32_t attempt = 1; attempt <= TF_DEFER_ATTEMPTS; attempt++) {
+        const char *kv[] = {"InvNum", "7", "CustNum", "C5", NULL};
+        cm_envelope_t *env = make_env ("invoice", "7", kv);
+        env->attempt = attempt;
+        tf_result_t res;
+        tf_status_t st = tf_transform_apply (m, env, &ops, &res);
+        if (attempt < TF_DEFER_ATTEMPTS) {
+            assert_int_equal (st, TF_DEFER);
+            assert_string_equal (res.code, "TRF_PARENT_PENDING");
+            assert_null (env->payload);
+        } else {
+            assert_int_equal (st, TF_OK);
+            assert_string_equal (env->payload,
+                                 "{\"K__c\":\"ACME_PRD:invoice:7\",\"What\":{\"attributes\":{"
+                                 "\"type\":\"Account\"},\"K__c\":\"ACME_PRD:customer:C5\"}}");
+        }
+        cm_envelope_destroy (&env);
+    }
+    tf_mapping_destroy (&m);
+
+    //  Without alternatives, a Contact parent is still rejected with the reason.
+    static const char *const plain =
+        "{\"version\":1,\"entities\":{\"invoice\":{\"sobject\":\"Inv__c\","
+        "\"external_id_field\":\"K__c\",\"key_template\":\"{tenant}:invoice:{InvNum}\","
+        "\"fields\":[{\"to\":\"Account__r\",\"parent\":{\"sobject\":\"Account\","
+        "\"external_id_field\":\"K__c\",\"key_template\":\"{tenant}:customer:{CustNum}\"}}]}}}";
+    m = tf_mapping_parse (plain, strlen (plain), "test", err, sizeof err);
+    assert_non_null (m);
+    const char *kv[] = {"InvNum", "8", "CustNum", "C1", NULL};
+    cm_envelope_t *env = make_env ("invoice", "8", kv);
+    tf_result_t res;
+    assert_int_equal (tf_transform_apply (m, env, &ops, &res), TF_REJECT);
+    assert_string_equal (res.code, "MAPPING_PARENT_TYPE");
+    assert_string_equal (res.reason, "field Account__r: parent ACME_PRD:customer:C1 was sent as "
+                                     "sObject Contact, not Account (template "
+                                     "'{tenant}:customer:{CustNum}')");
+    cm_envelope_destroy (&env);
+    tf_mapping_destroy (&m);
+    tf_memory_destroy (&mem);
+    char cmd[128];
+    snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
     assert_int_equal (system (cmd), 0);
 }
 
@@ -644,6 +755,7 @@ main (void)
         cmocka_unit_test (test_golden_vendor),
         cmocka_unit_test (test_golden_children),
         cmocka_unit_test (test_default_with_memory),
+        cmocka_unit_test (test_parent_alternatives),
         cmocka_unit_test (test_transform_op_direct),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
