@@ -44,10 +44,8 @@ s_key (char *buf, size_t cap, const char *entity, const char *key)
     return n < 0 || (size_t)n >= cap ? -1 : n;
 }
 
-/*  Parses a pending value's header: hash (into hash[33]), emitted_at, attempt and the
-    offset of the envelope bytes. 0, or -1 when corrupt. */
-static int
-s_parse (const char *val, size_t vlen, char *hash, int64_t *at_ms, uint32_t *attempt, size_t *body)
+int
+ex_lease_parse_pending (const char *val, size_t vlen, char *hash, int64_t *at_ms, uint32_t *attempt, size_t *body)
 {
     const char *nl = memchr (val, '\n', vlen < EX_LEASE_HEADER_MAX ? vlen : EX_LEASE_HEADER_MAX);
     if (!nl)
@@ -135,7 +133,7 @@ ex_lease_changed (ex_state_t *state, const char *entity, const char *key, const 
     uint32_t attempt;
     size_t body;
     /* a corrupt entry: treat the record as changed, the new entry replaces it */
-    int same = s_parse (val, vlen, phash, &at, &attempt, &body) == 0 && strcmp (phash, hash) == 0;
+    int same = ex_lease_parse_pending (val, vlen, phash, &at, &attempt, &body) == 0 && strcmp (phash, hash) == 0;
     free (val);
     return same ? 0 : 1;
 }
@@ -261,7 +259,7 @@ ex_lease_handle_confirm (ex_lease_t *self, const void *data, size_t size, int64_
     size_t body;
     if (got < 0)
         rc = -1;
-    else if (got == 1 && s_parse (val, vlen, phash, &at, &attempt, &body) == 0 &&
+    else if (got == 1 && ex_lease_parse_pending (val, vlen, phash, &at, &attempt, &body) == 0 &&
              strcmp (phash, c->hash) == 0) {
         cm_store_batch_t *b = cm_store_batch_new ();
         if (!b)
@@ -308,7 +306,7 @@ s_expired (const char *key, size_t klen, const char *val, size_t vlen, void *arg
     int64_t at;
     uint32_t attempt;
     size_t body;
-    if (s_parse (val, vlen, hash, &at, &attempt, &body) != 0) {
+    if (ex_lease_parse_pending (val, vlen, hash, &at, &attempt, &body) != 0) {
         cm_warn ("EXT_PENDING_CORRUPT", "key=%.*s", (int)(klen < 200 ? klen : 200), key);
         return 0;
     }
@@ -331,7 +329,7 @@ s_read (ex_lease_t *self, const char *k, char **val, size_t *vlen, char *hash, i
     int got = cm_store_get (ex_state_store (self->state), k, strlen (k), val, vlen);
     if (got <= 0)
         return got;
-    if (s_parse (*val, *vlen, hash, at, attempt, body) != 0) {
+    if (ex_lease_parse_pending (*val, *vlen, hash, at, attempt, body) != 0) {
         free (*val);
         *val = NULL;
         return 0;

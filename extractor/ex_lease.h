@@ -54,6 +54,11 @@ int ex_lease_stage (ex_state_t *state, const cm_envelope_t *env, int64_t now_ms)
 int ex_lease_changed (ex_state_t *state, const char *entity, const char *key, const char *hash,
                       char *err, size_t err_cap);
 
+/*  Parses a pending value's header: hash (into hash[33]), emitted_at, attempt and the
+    offset of the envelope bytes. 0, or -1 when corrupt. */
+int ex_lease_parse_pending (const char *val, size_t vlen, char *hash, int64_t *at_ms,
+                            uint32_t *attempt, size_t *body);
+
 /*  Counts the pending entries (all entities); -1 on a store error. */
 int64_t ex_lease_pending_count (ex_state_t *state);
 

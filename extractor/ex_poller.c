@@ -317,20 +317,12 @@ oom:
 static bool
 s_pending_same (const char *val, size_t vlen, const char *hash)
 {
-    const char *nl = memchr (val, '\n', vlen < EX_LEASE_HEADER_MAX ? vlen : EX_LEASE_HEADER_MAX);
-    if (!nl)
-        return false;
-    char head[EX_LEASE_HEADER_MAX + 1], phash[EX_LEASE_HEADER_MAX + 1];
-    size_t hlen = (size_t)(nl - val);
-    memcpy (head, val, hlen);
-    head[hlen] = '\0';
+    char phash[EX_LEASE_HEADER_MAX + 1];
     int64_t at = 0;
-    unsigned long att = 0;
-    int used = 0;
-    if (sscanf (head, "%32s %" SCNd64 " %lu%n", phash, &at, &att, &used) != 3 ||
-        (size_t)used != hlen || strlen (phash) != 32 || att == 0 || att > UINT32_MAX)
-        return false;
-    return strcmp (phash, hash) == 0;
+    uint32_t attempt = 0;
+    size_t body = 0;
+    return ex_lease_parse_pending (val, vlen, phash, &at, &attempt, &body) == 0 &&
+           strcmp (phash, hash) == 0;
 }
 
 /*  Decides which of n (<= EX_POLLER_LOOKUP) records changed (changed[i] 1 or 0):

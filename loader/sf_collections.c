@@ -182,6 +182,24 @@ s_name_is (const char *raw, size_t len, bool escaped, const char *word)
 
 static int s_scan_value (s_scan_t *sc, int depth);
 
+//  After a member or an element: skips a ',' and what follows it (1: another one comes) or
+//  the closing character (0: the container ends); -1 with the reason otherwise.
+static int
+s_scan_separator (s_scan_t *sc, char close)
+{
+    s_scan_ws (sc);
+    if (sc->p < sc->end && *sc->p == ',') {
+        sc->p++;
+        s_scan_ws (sc);
+        return 1;
+    }
+    if (sc->p < sc->end && *sc->p == close) {
+        sc->p++;
+        return 0;
+    }
+    return s_scan_fail (sc, close == '}' ? "',' or '}' expected" : "',' or ']' expected");
+}
+
 //  An object at the cursor (on its '{'). At depth 1 (the payload itself) a member named
 //  "attributes" is refused and the first parent reference is noted: the first member whose
 //  value is an object holding a string member other than "attributes". With kid, notes the
@@ -234,17 +252,9 @@ s_scan_object (s_scan_t *sc, int depth, bool *has_kid, const char **kid, size_t 
             *has_kid = true;
         } else if (s_scan_value (sc, depth + 1) != 0)
             return -1;
-        s_scan_ws (sc);
-        if (sc->p < sc->end && *sc->p == ',') {
-            sc->p++;
-            s_scan_ws (sc);
-            continue;
-        }
-        if (sc->p < sc->end && *sc->p == '}') {
-            sc->p++;
-            return 0;
-        }
-        return s_scan_fail (sc, "',' or '}' expected");
+        int more = s_scan_separator (sc, '}');
+        if (more <= 0)
+            return more;
     }
 }
 
@@ -262,17 +272,9 @@ s_scan_array (s_scan_t *sc, int depth)
     while (true) {
         if (s_scan_value (sc, depth + 1) != 0)
             return -1;
-        s_scan_ws (sc);
-        if (sc->p < sc->end && *sc->p == ',') {
-            sc->p++;
-            s_scan_ws (sc);
-            continue;
-        }
-        if (sc->p < sc->end && *sc->p == ']') {
-            sc->p++;
-            return 0;
-        }
-        return s_scan_fail (sc, "',' or ']' expected");
+        int more = s_scan_separator (sc, ']');
+        if (more <= 0)
+            return more;
     }
 }
 

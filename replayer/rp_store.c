@@ -635,6 +635,24 @@ audit_put (rp_store_t *self, const char *tenant, const char *entity, const char 
     return 0;
 }
 
+/*  Opens an audit entry with the members every entry has, in their stored order. */
+static void
+audit_head (jbuf_t *b, int64_t at_ms, const char *stage, const char *out, const char *eid,
+            const char *tenant, const char *entity, const char *key, const char *hash,
+            int64_t attempt)
+{
+    jb_open (b);
+    jb_int (b, "at", at_ms);
+    jb_str (b, "stage", stage);
+    jb_str (b, "out", out);
+    jb_str (b, "eid", eid);
+    jb_str (b, "tenant", tenant);
+    jb_str (b, "entity", entity);
+    jb_str (b, "key", key);
+    jb_str (b, "hash", hash);
+    jb_int (b, "attempt", attempt);
+}
+
 /*  The event's audit entry, into self->jb (without "seq" and the closing brace). The
     JSON is written by hand (integers as integers, strings escaped as cJSON does): the
     readers parse it with cJSON as before, and entries written by older versions read
@@ -643,16 +661,8 @@ static void
 audit_from_event (rp_store_t *self, const cm_event_t *ev)
 {
     jbuf_t *b = &self->jb;
-    jb_open (b);
-    jb_int (b, "at", ev->at_ms);
-    jb_str (b, "stage", cm_stage_name (ev->stage));
-    jb_str (b, "out", cm_outcome_name (ev->outcome));
-    jb_str (b, "eid", ev->envelope_id);
-    jb_str (b, "tenant", ev->tenant);
-    jb_str (b, "entity", ev->entity);
-    jb_str (b, "key", ev->key);
-    jb_str (b, "hash", ev->hash);
-    jb_int (b, "attempt", ev->attempt);
+    audit_head (b, ev->at_ms, cm_stage_name (ev->stage), cm_outcome_name (ev->outcome),
+                ev->envelope_id, ev->tenant, ev->entity, ev->key, ev->hash, ev->attempt);
     jb_str_opt (b, "sobj", ev->sobject);
     jb_str_opt (b, "extid", ev->ext_id);
     jb_str_opt (b, "sfid", ev->sf_id);
@@ -675,16 +685,8 @@ audit_own (rp_store_t *self, const rp_dead_letter_t *dl, const char *out, int64_
            const char *reason, const char *by_eid)
 {
     jbuf_t *b = &self->jb;
-    jb_open (b);
-    jb_int (b, "at", at_ms);
-    jb_str (b, "stage", "replay");
-    jb_str (b, "out", out);
-    jb_str (b, "eid", dl->id);
-    jb_str (b, "tenant", dl->tenant);
-    jb_str (b, "entity", dl->entity);
-    jb_str (b, "key", dl->key);
-    jb_str (b, "hash", dl->hash);
-    jb_int (b, "attempt", dl->env_attempt);
+    audit_head (b, at_ms, "replay", out, dl->id, dl->tenant, dl->entity, dl->key, dl->hash,
+                dl->env_attempt);
     jb_str_opt (b, "code", dl->code);
     jb_str_opt (b, "reason", reason);
     jb_str_opt (b, "by_eid", by_eid);
