@@ -193,14 +193,13 @@ ld_loader_new (void *zmq_ctx, const ld_loader_config_t *config, char *err, size_
                                     config->org.timeout_ms, err, err_cap);
     if (!self->workers)
         goto fail;
-    //  Loaders connect (they scale out); the transformer and the replayer bind. The
-    //  transformer sends whole batches, one multipart message each, and ZeroMQ counts
-    //  messages: hwm / batch_size of them hold about hwm envelopes (docs/architecture.md)
-    int load_hwm = config->hwm / (int)self->batch_size;
-    if (load_hwm < 1)
-        load_hwm = 1;
-    self->load = cm_zsock_new (zmq_ctx, ZMQ_PULL, config->load_endpoint, false, load_hwm, 0, err,
-                               err_cap);
+    //  Loaders connect (they scale out); the transformer and the replayer bind. The load
+    //  socket keeps zmq.hwm messages: the transformer bounds its batches with its send HWM
+    //  (hwm / batch). A receive HWM of hwm / batch_size made ZeroMQ lose what was in flight
+    //  whenever a sender of single envelopes (mlc-ldfeed, an older transformer) closed
+    //  while this queue was full (docs/salesforce.md, "Whole batches")
+    self->load = cm_zsock_new (zmq_ctx, ZMQ_PULL, config->load_endpoint, false, config->hwm, 0,
+                               err, err_cap);
     if (!self->load)
         goto fail;
     self->replay = cm_zsock_new (zmq_ctx, ZMQ_PULL, config->replay_endpoint, false, config->hwm, 0,
@@ -950,8 +949,9 @@ ld_loader_run (ld_loader_t *self)
         long timeout = due < 0 || due > LD_POLL_MAX_MS ? LD_POLL_MAX_MS : (long)due;
         if (ld_workers_idle (self->workers) == 0)
             timeout = LD_POLL_MAX_MS; //  a finished call wakes the loop
-        //  Backpressure: while full, leave the messages in ZeroMQ's queues
-        bool full = ld_batcher_full (self->batcher);
+        //  Backpressure: while full (no room for a whole batch), leave the messages in
+        //  ZeroMQ's queues
+        bool full = ld_batcher_full (self->batcher) || !s_room (self);
         zmq_pollitem_t items[3] = {
             {0}, {self->load, 0, ZMQ_POLLIN, 0}, {self->replay, 0, ZMQ_POLLIN, 0}};
         int n = s_wait (self, items, full ? 1 : 3, timeout);

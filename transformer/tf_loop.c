@@ -144,9 +144,6 @@ void
 tf_loop_stats (const tf_loop_t *self, tf_stats_t *stats)
 {
     *stats = self->stats;
-    stats->held = 0;
-    for (size_t b = 0; b < self->batch_count; b++)
-        stats->held += self->batches[b].count;
 }
 
 void *
@@ -464,6 +461,7 @@ batch_send (tf_loop_t *self, tf_batch_t *b)
         free (p->out);
         free (p->data);
     }
+    self->stats.held -= b->count;
     b->count = 0;
     return rc;
 }
@@ -602,6 +600,7 @@ batch_add (tf_loop_t *self, pending_t *p)
         b->first_ms = now;
     b->last_ms = now;
     b->items[b->count++] = *p;
+    self->stats.held++;
     memset (p, 0, sizeof *p);
     if (b->count >= self->batch) {
         if (send_idle_parents (self, b, now))
