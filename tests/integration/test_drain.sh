@@ -11,12 +11,14 @@ mlc_tmpdir
 export MLC_SALESFORCE_CLIENT_SECRET="it-secret-$RANDOM$RANDOM"
 export MLC_CLOUDSUITE_PO_ENABLED=true MLC_CLOUDSUITE_LEASE_S=4 MLC_CLOUDSUITE_LEASE_QUIET_S=3 \
     MLC_REPLAYER_REDRIVE_BASE_S=2 MLC_REPLAYER_REDRIVE_MAX_S=4 MLC_REPLAYER_REPLAY_RATE=2000 \
-    MLC_SALESFORCE_DRAIN_MS=3000 MLC_CLOUDSUITE_PAGE_SIZE=200
+    MLC_SALESFORCE_DRAIN_MS=3000 MLC_CLOUDSUITE_PAGE_SIZE=200 MLC_SALESFORCE_MAX_IN_FLIGHT=1
+# one call at a time of at least 300 ms: the whole batches of the pipeline land in a few
+# seconds, not at once, so the SIGTERM finds the sync under way
 mlc_start_sim cssim "$BIN/cloudsuite-sim" --listen 127.0.0.1:0 --tenant $TENANT \
     --ionapi-dir "$MLC_TMP/ionapi" --seed-suppliers $S --seed-pos $P --seed 3 || exit 1
 CS=$MLC_LAST_PORT
 mlc_start_sim sfsim "$BIN/salesforce-sim" --listen 127.0.0.1:0 --client-id demo-client \
-    --client-secret "$MLC_SALESFORCE_CLIENT_SECRET" || exit 1
+    --client-secret "$MLC_SALESFORCE_CLIENT_SECRET" --latency-ms 300 || exit 1
 SF=$MLC_LAST_PORT
 CFG=$MLC_TMP/config.json
 mlc_write_config "$CFG" "$CS" "$SF" $TENANT
@@ -42,6 +44,8 @@ for k in $KINDS; do
 done
 check "the extractor and the replayer said they stopped" \
     bash -c "grep -q EXT_STOP '$MLC_TMP/extractor.log' && grep -q RPL_STOPPED '$MLC_TMP/replayer.log'"
+# full speed for the rest
+curl -fsS -X POST "http://127.0.0.1:$SF/__sim/faults" -d '{"latency_ms": 0}' >/dev/null
 start_all
 pending () { grep -a 'event=EXT_LEASE ' "$MLC_TMP/extractor.log" | tail -1 | sed -n 's/.* pending=\([0-9-]*\) .*/\1/p'; }
 done_ () {

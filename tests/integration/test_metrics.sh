@@ -85,7 +85,11 @@ curl -fsS -X POST "http://127.0.0.1:$CS/__sim/$TENANT/records/SLVendors" \
 check "replayer: dead_letters_open rises to 1" mlc_wait_for 30 metric_at_least replayer dead_letters_open 1
 check "loader: dead-lettered records counted as errors" mlc_wait_for 10 metric_at_least loader errors_total 1 dead_letter
 
-# A loader with a wrong client secret: its org stops, it turns unhealthy.
+# A loader with a wrong client secret: its org stops, it turns unhealthy. The transformer
+# sends whole batches, each to one loader: the healthy loader stops (SIGTERM drains it) so
+# that loader2 is the one the next records reach; it comes back afterwards.
+L1=$(pgrep -f "mlc-loader --config $CFG" | head -1)
+check "the healthy loader stops on SIGTERM" bash -c "kill -TERM $L1 && timeout 30 tail --pid=$L1 -f /dev/null"
 MLC_SALESFORCE_CLIENT_SECRET=wrong-secret mlc_start loader2 "$BIN/mlc-loader" --config "$CFG"
 PORT[loader2]=$(metrics_port loader2)
 check "loader2 logs its metrics address" test -n "${PORT[loader2]}"
@@ -102,7 +106,10 @@ check "... naming the stopped org" grep -q "stopped" "$MLC_TMP/health2.out"
 check "... mlc-loader health exits 1" \
     bash -c "! MLC_METRICS_LISTEN=127.0.0.1:${PORT[loader2]} '$BIN/mlc-loader' --config '$CFG' health >/dev/null 2>&1"
 check "... and its org_stopped gauge is 1" metric_at_least loader2 org_stopped 1
-check "the healthy loader stays healthy" curl -fsS -o /dev/null "http://127.0.0.1:${PORT[loader]}/health"
+mlc_start loader "$BIN/mlc-loader" --config "$CFG"
+PORT[loader]=$(metrics_port loader)
+check "a loader with the right secret is healthy next to it" \
+    mlc_wait_for 10 curl -fsS -o /dev/null "http://127.0.0.1:${PORT[loader]}/health"
 check "mlc-loader health without metrics.listen exits 1" \
     bash -c "! MLC_METRICS_LISTEN= '$BIN/mlc-loader' --config '$CFG' health >/dev/null 2>&1"
 
