@@ -87,15 +87,16 @@ fixture_close (fixture_t *f)
     assert_int_equal (test_rmtree (f->dir), 0);
 }
 
-/*  An encoded envelope of a vendor (malloc'd). */
+/*  An encoded envelope of entity/key with three source fields (malloc'd). */
 static char *
-vendor_bytes (const char *num, const char *name, size_t *size)
+envelope_bytes (const char *entity, const char *key, const char *f1, const char *v1,
+                const char *f2, const char *v2, const char *f3, const char *v3, size_t *size)
 {
-    cm_envelope_t *env = cm_envelope_new ("ACME_PRD", "vendor", num);
+    cm_envelope_t *env = cm_envelope_new ("ACME_PRD", entity, key);
     assert_non_null (env);
-    assert_int_equal (cm_envelope_add_field (env, "VendNum", num), 0);
-    assert_int_equal (cm_envelope_add_field (env, "Name", name), 0);
-    assert_int_equal (cm_envelope_add_field (env, "Stat", "A"), 0);
+    assert_int_equal (cm_envelope_add_field (env, f1, v1), 0);
+    assert_int_equal (cm_envelope_add_field (env, f2, v2), 0);
+    assert_int_equal (cm_envelope_add_field (env, f3, v3), 0);
     cm_envelope_compute_hash (env);
     char *data = NULL;
     assert_int_equal (cm_envelope_encode (env, &data, size), 0);
@@ -103,20 +104,18 @@ vendor_bytes (const char *num, const char *name, size_t *size)
     return data;
 }
 
+/*  An encoded envelope of a vendor (malloc'd). */
+static char *
+vendor_bytes (const char *num, const char *name, size_t *size)
+{
+    return envelope_bytes ("vendor", num, "VendNum", num, "Name", name, "Stat", "A", size);
+}
+
 /*  An encoded envelope of a purchase order of vendor vend (malloc'd). */
 static char *
 po_bytes (const char *num, const char *vend, size_t *size)
 {
-    cm_envelope_t *env = cm_envelope_new ("ACME_PRD", "po", num);
-    assert_non_null (env);
-    assert_int_equal (cm_envelope_add_field (env, "PoNum", num), 0);
-    assert_int_equal (cm_envelope_add_field (env, "VendNum", vend), 0);
-    assert_int_equal (cm_envelope_add_field (env, "Stat", "O"), 0);
-    cm_envelope_compute_hash (env);
-    char *data = NULL;
-    assert_int_equal (cm_envelope_encode (env, &data, size), 0);
-    cm_envelope_destroy (&env);
-    return data;
+    return envelope_bytes ("po", num, "PoNum", num, "VendNum", vend, "Stat", "O", size);
 }
 
 /*  Reads one load message (waiting up to timeout_ms) and writes "sobject:key" of the
