@@ -72,8 +72,9 @@ s_plain_name (const char *s)
     return 1;
 }
 
-ex_state_t *
-ex_state_open (const char *data_dir, const char *tenant, char *err, size_t err_cap)
+//  Opens the tenant's store; read-write creates the directories it needs.
+static ex_state_t *
+s_open (const char *data_dir, const char *tenant, bool read_only, char *err, size_t err_cap)
 {
     ex_state_t *self = NULL;
     char parent[4096];
@@ -96,7 +97,7 @@ ex_state_open (const char *data_dir, const char *tenant, char *err, size_t err_c
         goto fail;
     }
     char failed[4096];
-    if (s_mkdir_p (parent, failed, sizeof failed)) {
+    if (!read_only && s_mkdir_p (parent, failed, sizeof failed)) {
         snprintf (err, err_cap,
                   "data_dir %s is not usable: cannot create directory %s: %s (data_dir must be "
                   "a directory the extractor can write: fix the path, its permissions or free "
@@ -104,7 +105,7 @@ ex_state_open (const char *data_dir, const char *tenant, char *err, size_t err_c
                   data_dir, failed, strerror (errno));
         goto fail;
     }
-    self->store = cm_store_open (self->path, false, err, err_cap);
+    self->store = cm_store_open (self->path, read_only, err, err_cap);
     if (!self->store)
         goto fail;
     self->batch = cm_store_batch_new ();
@@ -116,6 +117,12 @@ ex_state_open (const char *data_dir, const char *tenant, char *err, size_t err_c
 fail:
     ex_state_destroy (&self);
     return NULL;
+}
+
+ex_state_t *
+ex_state_open (const char *data_dir, const char *tenant, char *err, size_t err_cap)
+{
+    return s_open (data_dir, tenant, false, err, err_cap);
 }
 
 void
@@ -555,36 +562,7 @@ ex_state_set_times (ex_state_t *self, const char *entity, int64_t last_poll_ms,
 ex_state_t *
 ex_state_open_read_only (const char *data_dir, const char *tenant, char *err, size_t err_cap)
 {
-    ex_state_t *self = NULL;
-    if (!s_plain_name (tenant)) {
-        snprintf (err, err_cap,
-                  "tenant '%.64s' is not a plain name (letters, digits, '_', '-', '.')", tenant);
-        goto fail;
-    }
-    self = calloc (1, sizeof *self);
-    if (!self) {
-        snprintf (err, err_cap, "out of memory");
-        goto fail;
-    }
-    pthread_mutex_init (&self->lock, NULL);
-    pthread_mutex_init (&self->fail_lock, NULL);
-    if (snprintf (self->path, sizeof self->path, "%s/extractor/%s", data_dir, tenant) >=
-        (int)sizeof self->path) {
-        snprintf (err, err_cap, "data_dir path is too long");
-        goto fail;
-    }
-    self->store = cm_store_open (self->path, true, err, err_cap);
-    if (!self->store)
-        goto fail;
-    self->batch = cm_store_batch_new ();
-    if (!self->batch) {
-        snprintf (err, err_cap, "out of memory");
-        goto fail;
-    }
-    return self;
-fail:
-    ex_state_destroy (&self);
-    return NULL;
+    return s_open (data_dir, tenant, true, err, err_cap);
 }
 
 /*  A JSON text value "<tag>/<name>": 1 and a malloc'd *json, 0 when none, -1 (err). */

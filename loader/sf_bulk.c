@@ -394,18 +394,6 @@ s_header_find (char **cells, size_t count, const char *name)
     return -1;
 }
 
-static bool
-s_id_ok (const char *id)
-{
-    size_t len = strlen (id);
-    if (len != 15 && len != 18)
-        return false;
-    for (const char *p = id; *p; p++)
-        if (!isalnum ((unsigned char)*p))
-            return false;
-    return true;
-}
-
 long
 sf_bulk_results_parse (sf_bulk_file_t which, const char *csv, size_t len, const char *ext_id_field,
                        char *const *ext_values, size_t n, sf_record_result_t *results,
@@ -453,7 +441,7 @@ sf_bulk_results_parse (sf_bulk_file_t which, const char *csv, size_t len, const 
         sf_record_result_t *r = &results[i];
         memset (r, 0, sizeof *r);
         if (which == SF_BULK_SUCCESSFUL) {
-            if (!s_id_ok (cells[id_col]))
+            if (!sf_id_is_valid (cells[id_col]))
                 continue; //  a success without a usable Id is no proof: retried later
             r->success = true;
             snprintf (r->id, sizeof r->id, "%s", cells[id_col]);
@@ -567,7 +555,7 @@ s_job_answer (const cm_http_response_t *resp, char *id, size_t id_cap, char *sta
         goto out;
     const cJSON *jid = cJSON_GetObjectItemCaseSensitive (json, "id");
     const cJSON *jstate = cJSON_GetObjectItemCaseSensitive (json, "state");
-    if (!cJSON_IsString (jid) || !s_id_ok (jid->valuestring) || !cJSON_IsString (jstate) ||
+    if (!cJSON_IsString (jid) || !sf_id_is_valid (jid->valuestring) || !cJSON_IsString (jstate) ||
         strlen (jstate->valuestring) >= state_cap)
         goto out;
     snprintf (id, id_cap, "%s", jid->valuestring);

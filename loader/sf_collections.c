@@ -513,8 +513,8 @@ s_parse_record_error (const cJSON *errors, sf_record_result_t *r)
     return 0;
 }
 
-static bool
-s_id_ok (const char *id)
+bool
+sf_id_is_valid (const char *id)
 {
     size_t len = strlen (id);
     if (len != 15 && len != 18)
@@ -565,7 +565,7 @@ sf_collections_parse (long status, const char *body, size_t body_len, size_t n,
         r->success = cJSON_IsTrue (success);
         if (r->success) {
             s_copy_str (item, "id", r->id, sizeof r->id);
-            if (!s_id_ok (r->id)) {
+            if (!sf_id_is_valid (r->id)) {
                 snprintf (err->message, sizeof err->message, "result %zu has no valid id", i);
                 goto out;
             }

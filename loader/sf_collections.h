@@ -79,4 +79,7 @@ sf_call_result_t sf_collections_parse (long status, const char *body, size_t bod
     DUPLICATE_VALUE, INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST, ...). */
 cm_error_class_t sf_collections_classify (const char *code, const char *message);
 
+/*  True when id looks like a Salesforce record Id: 15 or 18 letters and digits. */
+bool sf_id_is_valid (const char *id);
+
 #endif
