@@ -12,7 +12,7 @@ FROM ${DEBIAN_IMAGE} AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         build-essential pkg-config libzmq3-dev libmsgpack-dev libcjson-dev librocksdb-dev \
-        libcurl4-openssl-dev libsodium-dev libmicrohttpd-dev \
+        libcurl4-openssl-dev libsodium-dev libmicrohttpd-dev libjemalloc-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Makefile ./
@@ -31,7 +31,7 @@ RUN make -j"$(nproc)" B=/out \
 FROM ${DEBIAN_IMAGE}
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        libzmq5 libmsgpackc2 libcjson1 librocksdb7.8 libcurl4 libsodium23 libmicrohttpd12 \
+        libzmq5 libmsgpackc2 libcjson1 librocksdb7.8 libcurl4 libsodium23 libmicrohttpd12 libjemalloc2 \
         ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 # A fixed uid/gid, so files on volumes and mounted secrets can be given to it (10001:10001).

@@ -353,9 +353,18 @@ cm_daemon_health_command (const cm_config_t *cfg, const char *process)
     return 0;
 }
 
+#ifdef MLC_JEMALLOC
+/*  jemalloc reads its options from this symbol of the executable, then from MALLOC_CONF:
+    one arena (a daemon's threads allocate little besides its main thread and RocksDB),
+    and unused pages go back to the system after a second instead of ten. */
+const char *malloc_conf = "narenas:1,dirty_decay_ms:1000,muzzy_decay_ms:0";
+#endif
+
 void
 cm_daemon_tune_memory (void)
 {
+#ifndef MLC_JEMALLOC
     if (!getenv ("MALLOC_ARENA_MAX"))
         mallopt (M_ARENA_MAX, 1);
+#endif
 }

@@ -21,7 +21,9 @@ typedef void (cm_daemon_sample_fn) (void *arg);
 
 /*  Caps glibc's malloc arenas at one (unless MALLOC_ARENA_MAX is set in the environment):
     with an arena per thread (ZeroMQ I/O, RocksDB background, HTTP workers) a daemon's peak
-    RSS grows by tens of MiB of mostly idle pools. Call first in main, before any thread. */
+    RSS grows by tens of MiB of mostly idle pools. Call first in main, before any thread.
+    Built with jemalloc (the default, see the Makefile) this does nothing: cm_daemon.c
+    gives jemalloc the same one-arena setting through its malloc_conf symbol. */
 void cm_daemon_tune_memory (void);
 
 /*  Sets up the security policy on ctx and, when metrics.listen is set, starts the metrics
