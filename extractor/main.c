@@ -8,8 +8,10 @@
     configuration, credential or state errors (also a state store that fails while running,
     e.g. a full disk: EXT_STATE_FAILED names the path and the cause), when a poll failed in
     --once mode, or when ping found a problem; 2 on bad arguments. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <string.h>
 #include <zmq.h>
 
@@ -106,6 +108,16 @@ main (int argc, char **argv)
                   "tcp://replayer:5556");
         goto fail_msg;
     }
+    /* The source yields to the stages after it: on a busy host the transformer, loaders
+       and replayer drain what is in flight before more is extracted, so less waits in
+       their queues (docs/benchmarks.md, "Memory"). Before any thread starts: Linux keeps
+       the nice value per thread, and new threads inherit it. */
+    int nice_value = (int)cm_config_int (cfg, "cloudsuite.nice");
+    errno = 0;
+    int nice_now = getpriority (PRIO_PROCESS, 0); /* started niced already: never raise it */
+    if (errno == 0 && nice_value > nice_now && setpriority (PRIO_PROCESS, 0, nice_value) != 0)
+        cm_warn ("EXT_NICE", "nice=%d error=\"%s\" (the extractor keeps its priority)",
+                 nice_value, strerror (errno));
     tenant = ex_tenant_new (cfg, err, sizeof err);
     if (!tenant)
         goto fail_msg;
@@ -127,11 +139,12 @@ main (int argc, char **argv)
         snprintf (err, sizeof err, "out of memory");
         goto fail_msg;
     }
-    cm_info ("EXT_READY", "tenant=%s config=%s extract_endpoint=%s events_endpoint=%s mode=%s",
+    cm_info ("EXT_READY",
+             "tenant=%s config=%s extract_endpoint=%s events_endpoint=%s mode=%s nice=%d",
              ex_tenant_name (tenant), path ? path : "(environment)",
              cm_config_str (cfg, "zmq.extract_endpoint"),
              cm_config_str (cfg, "zmq.events_endpoint"),
-             once ? (full ? "once-full" : "once") : "schedule");
+             once ? (full ? "once-full" : "once") : "schedule", getpriority (PRIO_PROCESS, 0));
 
     if (!once) {
         lease_out = ex_output_new (ctx, cm_config_str (cfg, "zmq.extract_endpoint"),

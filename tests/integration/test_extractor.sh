@@ -38,6 +38,9 @@ MLC_PIDS+=("$EXT")
 # every token is revoked while the backfill runs: the next call gets a 401 and a new token
 mlc_wait_for 60 bash -c "[ \$(grep -c '\"tenant\"' '$MLC_TMP/sink.out') -ge 1000 ]"
 curl -fsS -X POST "http://127.0.0.1:$CS/__sim/$TENANT/expire-tokens" >/dev/null
+# cloudsuite.nice (10): the process and every thread it started (ZeroMQ, RocksDB, HTTP)
+nices=$(ps -L -o ni= -p "$EXT" | sort -u | tr -d ' ' | tr '\n' ' ')
+check "the extractor and all its threads run at nice 10 (got: $nices)" test "$nices" = "10 "
 wait $EXT
 rc=$?
 elapsed=$(( $(date +%s) - start + 1 ))
