@@ -13,8 +13,8 @@ CC        ?= cc
 B         ?= build
 SANFLAGS  :=
 OPT       ?= -O2 -g
-# jemalloc instead of glibc's malloc (JEMALLOC=0: glibc's): a fifth more records/s in the
-# benchmark (docs/benchmarks.md); the sanitizer build keeps ASan's allocator
+# jemalloc instead of glibc's malloc (JEMALLOC=0: glibc's): about a tenth more records/s in
+# the benchmark (docs/benchmarks.md); the sanitizer build keeps ASan's allocator
 JEMALLOC  ?= 1
 endif
 ifeq ($(JEMALLOC),1)

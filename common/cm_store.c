@@ -89,12 +89,14 @@ cm_store_open (const char *path, bool read_only, char *err, size_t err_cap)
     rocksdb_options_set_keep_log_file_num (self->options, 3);
     /* universal compaction: the stores take writes of keys spread over the whole key
        space (audit entries, record hashes), which level compaction rewrites level 1 for
-       again and again; universal merges sorted runs of similar size (about a sixth less
-       replayer CPU in the benchmark). Stores written with level compaction open as they are. */
+       again and again; universal merges sorted runs of similar size (replayer CPU 9.6 ->
+       8.05 s in the benchmark). The price: merging the largest run needs its size again in
+       free disk for a while. Stores written with level compaction open as they are. */
     rocksdb_options_set_compaction_style (self->options, rocksdb_universal_compaction);
     /* RocksDB counts every operation in thread-local perf counters by default; nothing
-       reads them, and the bookkeeping was ~5 % of the replayer's main thread. Per thread:
-       this covers the thread that opens the store, which is the one that uses it. */
+       reads them, and the bookkeeping was ~5 % of the replayer's main thread. The setting
+       is per thread: it covers the thread that opens the store (every process's main
+       thread, which does nearly all the writes); other threads keep counting. */
     rocksdb_set_perf_level (rocksdb_disable);
     rocksdb_writeoptions_set_sync (self->write_sync, 1);
     rocksdb_writeoptions_set_sync (self->write_async, 0);
