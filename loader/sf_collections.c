@@ -9,6 +9,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "cm_utf8.h"
+
 #define SF_NAME_MAX 80 /* Salesforce API names are at most 80 characters */
 
 bool
@@ -29,7 +31,9 @@ sf_collections_name_ok (const char *name)
 //  space between tokens; no control byte inside a string), so checking a payload costs one
 //  pass and no allocation. Salesforce's parser refuses what cJSON would let through (any
 //  byte up to 0x20 as white space, raw control characters in strings), and a payload it
-//  refuses would fail the whole call and confuse the splice in sf_collections_build.
+//  refuses would fail the whole call and confuse the splice in sf_collections_build. Strings
+//  must be UTF-8 (Salesforce refuses a body that is not) and a \u escape of a surrogate
+//  must be one half of a pair (an unpaired one has no character to stand for).
 typedef struct {
     const char *p;      /* cursor */
     const char *end;    /* end of the text */
@@ -63,6 +67,19 @@ s_hex (char c)
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
+//  A \uXXXX escape at the cursor: steps over it and gives its code unit; -1 (the cursor
+//  unmoved) when there is none.
+static long
+s_scan_u_escape (s_scan_t *sc)
+{
+    if (sc->end - sc->p < 6 || sc->p[0] != '\\' || sc->p[1] != 'u' || !s_hex (sc->p[2]) ||
+        !s_hex (sc->p[3]) || !s_hex (sc->p[4]) || !s_hex (sc->p[5]))
+        return -1;
+    char hex[5] = {sc->p[2], sc->p[3], sc->p[4], sc->p[5], '\0'};
+    sc->p += 6;
+    return strtol (hex, NULL, 16);
+}
+
 //  A string at the cursor (on its '"'): its raw contents (between the quotes) and whether
 //  they hold an escape. 0, or -1.
 static int
@@ -87,10 +104,16 @@ s_scan_string (s_scan_t *sc, const char **raw, size_t *raw_len, bool *escaped)
                 break;
             char e = sc->p[1];
             if (e == 'u') {
-                if (sc->end - sc->p < 6 || !s_hex (sc->p[2]) || !s_hex (sc->p[3]) ||
-                    !s_hex (sc->p[4]) || !s_hex (sc->p[5]))
+                long code = s_scan_u_escape (sc);
+                if (code < 0)
                     return s_scan_fail (sc, "a bad \\u escape");
-                sc->p += 6;
+                if (code >= 0xDC00 && code <= 0xDFFF)
+                    return s_scan_fail (sc, "an unpaired surrogate escape");
+                if (code >= 0xD800 && code <= 0xDBFF) {
+                    long low = s_scan_u_escape (sc);
+                    if (low < 0xDC00 || low > 0xDFFF)
+                        return s_scan_fail (sc, "an unpaired surrogate escape");
+                }
                 continue;
             }
             if (!e || !strchr ("\"\\/bfnrt", e))
@@ -98,7 +121,14 @@ s_scan_string (s_scan_t *sc, const char **raw, size_t *raw_len, bool *escaped)
             sc->p += 2;
             continue;
         }
-        sc->p++;
+        if (c < 0x80) {
+            sc->p++;
+            continue;
+        }
+        size_t len = cm_utf8_char_len (sc->p, (size_t)(sc->end - sc->p));
+        if (len == 0)
+            return s_scan_fail (sc, "a string that is not UTF-8");
+        sc->p += len;
     }
     return s_scan_fail (sc, "a string cut short");
 }

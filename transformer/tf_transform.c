@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cm_utf8.h"
+
 //  --------------------------------------------------------------------------
 //  Growing strings, capped at CM_ENVELOPE_MAX_STR
 
@@ -72,45 +74,6 @@ trimmed (const char *s, size_t *len)
         n--;
     *len = n;
     return s;
-}
-
-bool
-tf_utf8_valid (const char *s, size_t n)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = p[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t need;
-        unsigned cp;
-        if (c >= 0xC2 && c <= 0xDF) {
-            need = 1;
-            cp = c & 0x1F;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            need = 2;
-            cp = c & 0x0F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            need = 3;
-            cp = c & 0x07;
-        } else
-            return false;
-        if (n - i < need + 1)
-            return false;
-        for (size_t k = 1; k <= need; k++) {
-            if ((p[i + k] & 0xC0) != 0x80)
-                return false;
-            cp = (cp << 6) | (p[i + k] & 0x3F);
-        }
-        if ((need == 2 && cp < 0x800) || (need == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-            (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-        i += need + 1;
-    }
-    return true;
 }
 
 static char *errf (char *err, size_t cap, const char *fmt, ...)
@@ -770,7 +733,7 @@ apply_parent (run_t *run, const tf_field_t *f)
             key = alias;
         }
     }
-    if (strlen (key) > TF_MAX_KEY || !tf_utf8_valid (key, strlen (key))) {
+    if (strlen (key) > TF_MAX_KEY || !cm_utf8_valid (key, strlen (key))) {
         free (key);
         return reject (r, "MAPPING_TRANSFORM_FAILED", f->to,
                        "field %s: parent key is over %d characters or not UTF-8", f->to,
@@ -871,7 +834,7 @@ apply_field (run_t *run, const tf_field_t *f)
         return reject (r, "MAPPING_TRANSFORM_FAILED", f->to, "field %s: %s (%s)", f->to, err,
                        source_label (f, label, sizeof label));
     }
-    if (!tf_utf8_valid (value, strlen (value))) {
+    if (!cm_utf8_valid (value, strlen (value))) {
         free (value);
         return reject (r, "MAPPING_TRANSFORM_FAILED", f->to, "field %s: not valid UTF-8 (%s)",
                        f->to, source_label (f, label, sizeof label));
@@ -914,7 +877,7 @@ apply_field (run_t *run, const tf_field_t *f)
         return cJSON_AddNullToObject (run->obj, f->to) ? TF_OK : oom (r);
     }
     //  Lookup tables, defaults and consts come from the mapping file: check them too.
-    if (!tf_utf8_valid (value, strlen (value))) {
+    if (!cm_utf8_valid (value, strlen (value))) {
         free (value);
         return reject (r, "MAPPING_TRANSFORM_FAILED", f->to, "field %s: not valid UTF-8", f->to);
     }
@@ -956,7 +919,7 @@ compute_ext_id (const tf_route_t *route, const cm_envelope_t *env, const tf_memo
                           route->ext_field, missing, route->key.source);
         return -1;
     }
-    if (strlen (own) > TF_MAX_KEY || !tf_utf8_valid (own, strlen (own))) {
+    if (strlen (own) > TF_MAX_KEY || !cm_utf8_valid (own, strlen (own))) {
         free (own);
         *status = reject (r, "MAPPING_TRANSFORM_FAILED", route->ext_field,
                           "field %s: key is over %d characters or not UTF-8", route->ext_field,

@@ -77,7 +77,4 @@ tf_status_t tf_transform_apply (const tf_mapping_t *mapping, cm_envelope_t *env,
 char *tf_transform_op (const tf_op_t *op, const tf_field_t *field, const char *value, char *err,
                        size_t err_cap);
 
-/*  True when the n bytes at s are valid UTF-8 (no overlongs, surrogates or > U+10FFFF). */
-bool tf_utf8_valid (const char *s, size_t n);
-
 #endif

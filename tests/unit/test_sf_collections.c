@@ -392,6 +392,10 @@ test_payload_scan (void **state)
         "{\"a\":\"\\u12\"}", "{\"a\":\"b\tc\"}", "{\"a\":1}\x0b",       "\x0c{\"a\":1}",
         "{\"a\":1}}",        "{\"a\":\"x",       "{\"a\":\"x\\",        "{\"a\":",
         "{\"att\\u0072ibutes\":{}}",
+        //  Not UTF-8, or an escaped surrogate without its other half
+        "{\"a\":\"caf\xe9\"}", "{\"a\":\"\xff\"}", "{\"\xc3\":1}", "{\"a\":\"\xed\xa0\x80\"}",
+        "{\"a\":\"\\uD888x\"}", "{\"a\":\"\\uDE00\"}", "{\"a\":\"\\uD83D\\u0041\"}",
+        "{\"a\":\"\\uD83D\"}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char err[200] = "";
