@@ -53,6 +53,12 @@ fail_with (cm_store_t *self, const char *what, char *rerr)
     return -1;
 }
 
+void
+cm_store_thread_init (void)
+{
+    rocksdb_set_perf_level (rocksdb_disable);
+}
+
 cm_store_t *
 cm_store_open (const char *path, bool read_only, char *err, size_t err_cap)
 {
@@ -96,8 +102,9 @@ cm_store_open (const char *path, bool read_only, char *err, size_t err_cap)
     /* RocksDB counts every operation in thread-local perf counters by default; nothing
        reads them, and the bookkeeping was ~5 % of the replayer's main thread. The setting
        is per thread: it covers the thread that opens the store (every process's main
-       thread, which does nearly all the writes); other threads keep counting. */
-    rocksdb_set_perf_level (rocksdb_disable);
+       thread, which does nearly all the writes); another thread that writes much calls
+       cm_store_thread_init. */
+    cm_store_thread_init ();
     rocksdb_writeoptions_set_sync (self->write_sync, 1);
     rocksdb_writeoptions_set_sync (self->write_async, 0);
     if (!path || !*path) {

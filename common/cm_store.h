@@ -14,6 +14,10 @@ typedef struct cm_store_batch_t cm_store_batch_t;
     process, corrupt, disk full). */
 cm_store_t *cm_store_open (const char *path, bool read_only, char *err, size_t err_cap);
 
+/*  Sets up the calling thread for store work: RocksDB's per-operation perf counters off
+    (cm_store_open does it for the thread that opens). For threads that write much. */
+void cm_store_thread_init (void);
+
 /*  Flushes and closes the database; sets *self_p to NULL. Accepts NULL. */
 void cm_store_destroy (cm_store_t **self_p);
 

@@ -16,18 +16,28 @@
 #include "cm_time.h"
 #include "cm_zsock.h"
 
+//  One decoded confirmation of a batch and its store keys.
+typedef struct {
+    cm_confirm_t *c;                 /* decoded, or NULL (ignored) */
+    char k[EX_STATE_MAX_KEY + 256];  /* its pending entry "l/<entity>/<key>" */
+    char hk[EX_STATE_MAX_KEY + 256]; /* its confirmed hash "h/<entity>/<key>" */
+    size_t klen, hklen;              /* their lengths */
+} s_confirm_t;
+
 struct ex_lease_t {
     ex_state_t *state;                   /* the tenant's state (borrowed) */
     void *sub;                           /* SUB on the confirm endpoint, or NULL */
     char *tenant;                        /* our tenant */
     int64_t lease_ms;                    /* lease length */
     int64_t quiet_ms;                    /* re-emit only after this long without a confirmation */
-    ex_emit_fn *emit;                    /* re-emission */
+    ex_emit_fn *emit;                    /* re-emission, NULL = none */
     void *emit_arg;                      /* its argument */
+    ex_flow_t *flow;                     /* confirmations counted, or NULL */
     atomic_int_fast64_t last_confirm_ms; /* wall clock of the last confirmation, 0 = none */
     atomic_uint_fast64_t confirmed;      /* pending entries confirmed */
     atomic_uint_fast64_t reemitted;      /* pending entries re-emitted */
     atomic_uint_fast64_t ignored;        /* confirmations ignored */
+    s_confirm_t *slots;                  /* EX_LEASE_CONFIRM_BATCH, reused by every batch */
     atomic_bool stop;                    /* the thread must stop */
     bool started;                        /* the thread runs */
     pthread_t thread;                    /* the lease thread */
@@ -164,11 +174,17 @@ ex_lease_new (void *ctx, ex_state_t *state, const ex_lease_config_t *cfg, char *
         snprintf (err, err_cap, "out of memory");
         goto fail;
     }
+    self->slots = calloc (EX_LEASE_CONFIRM_BATCH, sizeof *self->slots);
+    if (!self->slots) {
+        snprintf (err, err_cap, "out of memory");
+        goto fail;
+    }
     self->state = state;
     self->lease_ms = cfg->lease_ms > 0 ? cfg->lease_ms : 120000;
     self->quiet_ms = cfg->quiet_ms >= 0 ? cfg->quiet_ms : 0;
     self->emit = cfg->emit;
     self->emit_arg = cfg->emit_arg;
+    self->flow = cfg->flow;
     if (cfg->confirm_endpoint && *cfg->confirm_endpoint) {
         /* a deep queue: confirmations of a big backlog wait here, not dropped */
         self->sub =
@@ -209,6 +225,7 @@ ex_lease_destroy (ex_lease_t **self_p)
         s_log (self, "EXT_LEASE");
     }
     cm_zsock_destroy (&self->sub);
+    free (self->slots);
     free (self->tenant);
     free (self);
     *self_p = NULL;
@@ -228,65 +245,133 @@ ex_lease_reemitted (const ex_lease_t *self)
 
 /* ---- confirmations ------------------------------------------------------------------- */
 
+//  Decodes one body into slot: true when it is for our tenant and its keys fit.
+static bool
+s_confirm_decode (ex_lease_t *self, const void *data, size_t size, s_confirm_t *slot)
+{
+    char err[256];
+    slot->c = cm_confirm_decode (data, size, err, sizeof err);
+    if (!slot->c) {
+        cm_warn ("EXT_BAD_CONFIRM", "tenant=%s size=%zu reason=\"%s\"", self->tenant, size, err);
+        return false;
+    }
+    int klen = s_key (slot->k, sizeof slot->k, slot->c->entity, slot->c->key);
+    int hklen = snprintf (slot->hk, sizeof slot->hk, "h/%s/%s", slot->c->entity, slot->c->key);
+    if (strcmp (slot->c->tenant, self->tenant) != 0 || klen < 0 || hklen < 0 ||
+        (size_t)hklen >= sizeof slot->hk) {
+        cm_confirm_destroy (&slot->c);
+        return false;
+    }
+    slot->klen = (size_t)klen;
+    slot->hklen = (size_t)hklen;
+    return true;
+}
+
+//  True when an earlier slot of the batch already confirmed the same entry.
+static bool
+s_confirm_repeated (const s_confirm_t *slots, const bool *done, size_t i)
+{
+    for (size_t j = 0; j < i; j++)
+        if (done[j] && slots[j].klen == slots[i].klen &&
+            memcmp (slots[j].k, slots[i].k, slots[i].klen) == 0)
+            return true;
+    return false;
+}
+
+//  qsort: slots by pending key.
+static int
+s_slot_cmp (const void *a, const void *b)
+{
+    const s_confirm_t *x = *(const s_confirm_t *const *)a, *y = *(const s_confirm_t *const *)b;
+    size_t n = x->klen < y->klen ? x->klen : y->klen;
+    int c = memcmp (x->k, y->k, n);
+    return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
+}
+
+int
+ex_lease_handle_confirms (ex_lease_t *self, const void *const *data, const size_t *sizes, size_t n,
+                          int64_t now_ms)
+{
+    if (n > EX_LEASE_CONFIRM_BATCH)
+        return -1;
+    s_confirm_t *slots = self->slots;
+    const char *keys[EX_LEASE_CONFIRM_BATCH];
+    size_t klens[EX_LEASE_CONFIRM_BATCH], vlens[EX_LEASE_CONFIRM_BATCH];
+    char *vals[EX_LEASE_CONFIRM_BATCH] = {NULL};
+    bool done[EX_LEASE_CONFIRM_BATCH] = {false};
+    const s_confirm_t *order[EX_LEASE_CONFIRM_BATCH]; /* the slots that confirm, sorted */
+    size_t valid = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s_confirm_decode (self, data[i], sizes[i], &slots[i]))
+            valid++;
+        else
+            self->ignored++;
+        keys[i] = slots[i].k; /* an ignored slot reads "" (no entry): harmless */
+        klens[i] = slots[i].c ? slots[i].klen : 0;
+    }
+    int rc = 0;
+    if (valid == 0)
+        goto out;
+    atomic_store (&self->last_confirm_ms, now_ms);
+    cm_store_t *store = ex_state_store (self->state);
+    cm_store_batch_t *b = NULL;
+    size_t need = 0;
+    ex_state_lock (self->state);
+    if (cm_store_multi_get (store, n, keys, klens, vals, vlens) != 0 ||
+        !(b = cm_store_batch_new ()))
+        rc = -1;
+    for (size_t i = 0; rc >= 0 && i < n; i++) {
+        if (!slots[i].c)
+            continue;
+        char phash[EX_LEASE_HEADER_MAX];
+        int64_t at;
+        uint32_t attempt;
+        size_t body;
+        if (vals[i] &&
+            ex_lease_parse_pending (vals[i], vlens[i], phash, &at, &attempt, &body) == 0 &&
+            strcmp (phash, slots[i].c->hash) == 0 && !s_confirm_repeated (slots, done, i)) {
+            need += slots[i].klen + slots[i].hklen + 64;
+            done[i] = true;
+            order[rc++] = &slots[i];
+        } else
+            self->ignored++; /* no pending entry, or for another version */
+    }
+    /* in key order, the deletes and then the puts: the memtable inserts each next key right
+       after the one before instead of searching its skip list from the top every time */
+    if (rc > 1)
+        qsort (order, (size_t)rc, sizeof *order, s_slot_cmp);
+    for (int i = 0; i < rc; i++)
+        cm_store_batch_delete (b, order[i]->k, order[i]->klen);
+    for (int i = 0; i < rc; i++)
+        cm_store_batch_put (b, order[i]->hk, order[i]->hklen, order[i]->c->hash,
+                            strlen (order[i]->c->hash));
+    char serr[512] = "";
+    if (rc > 0 && (ex_state_check_space (self->state, need, serr, sizeof serr) ||
+                   cm_store_batch_commit (store, b, false)))
+        rc = -1;
+    ex_state_unlock (self->state);
+    cm_store_batch_destroy (&b);
+    if (rc > 0) {
+        self->confirmed += (uint64_t)rc;
+        if (self->flow)
+            ex_flow_confirmed (self->flow, (uint64_t)rc);
+    }
+    if (rc < 0)
+        ex_state_fail (self->state, "%s: confirming %zu records (pending entries and hashes): %s",
+                       ex_state_path (self->state), valid,
+                       serr[0] ? serr : cm_store_error (store));
+out:
+    for (size_t i = 0; i < n; i++) {
+        free (vals[i]);
+        cm_confirm_destroy (&slots[i].c);
+    }
+    return rc;
+}
+
 int
 ex_lease_handle_confirm (ex_lease_t *self, const void *data, size_t size, int64_t now_ms)
 {
-    char err[256];
-    cm_confirm_t *c = cm_confirm_decode (data, size, err, sizeof err);
-    if (!c) {
-        self->ignored++;
-        cm_warn ("EXT_BAD_CONFIRM", "tenant=%s size=%zu reason=\"%s\"", self->tenant, size, err);
-        return 0;
-    }
-    int rc = 0;
-    char k[EX_STATE_MAX_KEY + 256], hk[EX_STATE_MAX_KEY + 256];
-    int klen = s_key (k, sizeof k, c->entity, c->key);
-    int hlen = snprintf (hk, sizeof hk, "h/%s/%s", c->entity, c->key);
-    if (strcmp (c->tenant, self->tenant) != 0 || klen < 0 || hlen < 0 ||
-        (size_t)hlen >= sizeof hk) {
-        self->ignored++;
-        goto out;
-    }
-    atomic_store (&self->last_confirm_ms, now_ms);
-    cm_store_t *store = ex_state_store (self->state);
-    ex_state_lock (self->state);
-    char *val = NULL;
-    size_t vlen = 0;
-    int got = cm_store_get (store, k, (size_t)klen, &val, &vlen);
-    char phash[EX_LEASE_HEADER_MAX];
-    int64_t at;
-    uint32_t attempt;
-    size_t body;
-    if (got < 0)
-        rc = -1;
-    else if (got == 1 && ex_lease_parse_pending (val, vlen, phash, &at, &attempt, &body) == 0 &&
-             strcmp (phash, c->hash) == 0) {
-        cm_store_batch_t *b = cm_store_batch_new ();
-        if (!b)
-            rc = -1;
-        else {
-            cm_store_batch_delete (b, k, (size_t)klen);
-            cm_store_batch_put (b, hk, (size_t)hlen, c->hash, strlen (c->hash));
-            char serr[512];
-            rc =
-                ex_state_check_space (self->state, (size_t)(klen + hlen) + 64, serr, sizeof serr) ||
-                        cm_store_batch_commit (store, b, false)
-                    ? -1
-                    : 1;
-            cm_store_batch_destroy (&b);
-        }
-    } else
-        self->ignored++; /* no pending entry, or for another version */
-    ex_state_unlock (self->state);
-    free (val);
-    if (rc == 1)
-        self->confirmed++;
-    if (rc < 0)
-        ex_state_fail (self->state, "%s: confirming %s %s (pending entry and hash): %s",
-                       ex_state_path (self->state), c->entity, c->key, cm_store_error (store));
-out:
-    cm_confirm_destroy (&c);
-    return rc;
+    return ex_lease_handle_confirms (self, &data, &size, 1, now_ms);
 }
 
 /* ---- re-emission ---------------------------------------------------------------------- */
@@ -399,6 +484,8 @@ out:
 int
 ex_lease_reemit (ex_lease_t *self, int64_t now_ms)
 {
+    if (!self->emit)
+        return 0;
     int64_t last = atomic_load (&self->last_confirm_ms);
     if (last && now_ms - last < self->quiet_ms)
         return 0; /* confirmations flow: a backlog is draining */
@@ -432,10 +519,78 @@ ex_lease_reemit (ex_lease_t *self, int64_t now_ms)
 
 /* ---- the thread ----------------------------------------------------------------------- */
 
+//  Receives one confirmation: its body frame in *body (closed by the caller) and 1, 0 when
+//  nothing is queued, or 2 for a message that is not a confirmation (one frame, or more
+//  than two: dropped).
+static int
+s_recv_one (ex_lease_t *self, zmq_msg_t *body)
+{
+    zmq_msg_t topic;
+    zmq_msg_init (&topic);
+    if (zmq_msg_recv (&topic, self->sub, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close (&topic);
+        return 0;
+    }
+    bool more = zmq_msg_more (&topic);
+    zmq_msg_close (&topic);
+    if (!more)
+        return 2;
+    if (zmq_msg_recv (body, self->sub, 0) < 0)
+        return 2;
+    bool extra = zmq_msg_more (body);
+    if (!extra)
+        return 1;
+    while (extra) { /* drop extra frames */
+        zmq_msg_t msg;
+        zmq_msg_init (&msg);
+        extra = zmq_msg_recv (&msg, self->sub, 0) >= 0 && zmq_msg_more (&msg);
+        zmq_msg_close (&msg);
+    }
+    return 2;
+}
+
+//  Reads what is queued on the SUB socket, in batches of EX_LEASE_CONFIRM_BATCH (one store
+//  read and one write each). 0, or -1 on a store error.
+static int
+s_drain (ex_lease_t *self)
+{
+    zmq_msg_t msgs[EX_LEASE_CONFIRM_BATCH];
+    const void *data[EX_LEASE_CONFIRM_BATCH];
+    size_t sizes[EX_LEASE_CONFIRM_BATCH];
+    for (int round = 0; round < 10000 / EX_LEASE_CONFIRM_BATCH; round++) {
+        size_t n = 0;
+        bool empty = false;
+        while (n < EX_LEASE_CONFIRM_BATCH) {
+            zmq_msg_init (&msgs[n]);
+            int got = s_recv_one (self, &msgs[n]);
+            if (got == 1) {
+                data[n] = zmq_msg_data (&msgs[n]);
+                sizes[n] = zmq_msg_size (&msgs[n]);
+                n++;
+                continue;
+            }
+            zmq_msg_close (&msgs[n]);
+            if (got == 0) {
+                empty = true;
+                break;
+            }
+        }
+        int rc = n ? ex_lease_handle_confirms (self, data, sizes, n, cm_now_ms ()) : 0;
+        for (size_t i = 0; i < n; i++)
+            zmq_msg_close (&msgs[i]);
+        if (rc < 0)
+            return -1;
+        if (empty)
+            break;
+    }
+    return 0;
+}
+
 static void *
 s_run (void *arg)
 {
     ex_lease_t *self = arg;
+    cm_store_thread_init (); /* a write per confirmation batch */
     int64_t next_scan = cm_mono_ms () + EX_LEASE_SCAN_MS;
     int64_t next_log = cm_mono_ms () + EX_LEASE_LOG_MS;
     zmq_pollitem_t item = {self->sub, 0, ZMQ_POLLIN, 0};
@@ -443,42 +598,11 @@ s_run (void *arg)
         if (self->sub) {
             if (zmq_poll (&item, 1, 200) < 0 && errno != EINTR)
                 break;
-            /* drain: topic frame, then the body */
-            for (int n = 0; n < 10000; n++) {
-                zmq_msg_t msg;
-                zmq_msg_init (&msg);
-                if (zmq_msg_recv (&msg, self->sub, ZMQ_DONTWAIT) < 0) {
-                    zmq_msg_close (&msg);
-                    break;
-                }
-                bool more = zmq_msg_more (&msg);
-                zmq_msg_close (&msg);
-                if (!more)
-                    continue; /* a one-frame message: not ours */
-                zmq_msg_init (&msg);
-                if (zmq_msg_recv (&msg, self->sub, 0) < 0) {
-                    zmq_msg_close (&msg);
-                    break;
-                }
-                bool extra = zmq_msg_more (&msg);
-                int rc = extra ? 0
-                               : ex_lease_handle_confirm (self, zmq_msg_data (&msg),
-                                                          zmq_msg_size (&msg), cm_now_ms ());
-                zmq_msg_close (&msg);
-                while (extra) { /* drop extra frames */
-                    zmq_msg_init (&msg);
-                    if (zmq_msg_recv (&msg, self->sub, 0) < 0)
-                        extra = false;
-                    else
-                        extra = zmq_msg_more (&msg);
-                    zmq_msg_close (&msg);
-                }
-                if (rc < 0) {
-                    cm_error ("EXT_LEASE_STOPPED", "tenant=%s reason=\"state store error\"",
-                              self->tenant);
-                    cm_signal_request_stop ();
-                    return NULL;
-                }
+            if (s_drain (self) < 0) {
+                cm_error ("EXT_LEASE_STOPPED", "tenant=%s reason=\"state store error\"",
+                          self->tenant);
+                cm_signal_request_stop ();
+                return NULL;
             }
         } else
             cm_sleep_ms (200);

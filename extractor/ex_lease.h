@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "cm_envelope.h"
+#include "ex_flow.h"
 #include "ex_poller.h"
 #include "ex_state.h"
 
@@ -32,6 +33,7 @@
 #define EX_LEASE_LOG_MS     10000 /* EXT_LEASE period */
 #define EX_LEASE_SCAN_MAX   5000  /* entries re-emitted per scan at most */
 #define EX_LEASE_HEADER_MAX 128   /* longest "<hash> <ms> <attempt>\n" header */
+#define EX_LEASE_CONFIRM_BATCH 256 /* confirmations read and written together at most */
 
 typedef struct ex_lease_t ex_lease_t;
 
@@ -41,8 +43,10 @@ typedef struct {
     const char *confirm_endpoint; /* SUB connects here; NULL or "" = no confirmations */
     int64_t lease_ms;             /* re-emit pending entries older than this, > 0 */
     int64_t quiet_ms;             /* ... once no confirmation came for this long, >= 0 */
-    ex_emit_fn *emit;             /* re-emission (called from the lease thread) */
+    ex_emit_fn *emit;             /* re-emission (called from the lease thread); NULL = none
+                                     (--once: the next daemon run re-emits) */
     void *emit_arg;               /* its argument */
+    ex_flow_t *flow;              /* confirmations are counted into it; NULL = none */
 } ex_lease_config_t;
 
 /*  Stages the pending entry of env (emitted now) in the state's batch: the record is
@@ -77,8 +81,15 @@ int ex_lease_start (ex_lease_t *self);
     entry, an older hash), -1 on a store error. */
 int ex_lease_handle_confirm (ex_lease_t *self, const void *data, size_t size, int64_t now_ms);
 
-/*  Re-emits the expired pending entries at wall-clock now_ms if the quiet rule allows.
-    Returns the number re-emitted, or -1 on a store error. */
+/*  The same for n (<= EX_LEASE_CONFIRM_BATCH) bodies at once, with one read of their
+    pending entries and one write: the number that confirmed a pending entry (a repeat of
+    one in the same batch is ignored), or -1 on a store error. One caller at a time (the
+    lease thread; it reuses the lease's scratch space). */
+int ex_lease_handle_confirms (ex_lease_t *self, const void *const *data, const size_t *sizes,
+                              size_t n, int64_t now_ms);
+
+/*  Re-emits the expired pending entries at wall-clock now_ms if the quiet rule allows (and
+    there is an emit function). Returns the number re-emitted, or -1 on a store error. */
 int ex_lease_reemit (ex_lease_t *self, int64_t now_ms);
 
 /*  Counters (any thread). */

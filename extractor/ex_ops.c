@@ -24,6 +24,8 @@ struct ex_ops_t {
     cm_metric_t *ido;                      /* api_calls_total{system="cloudsuite"} */
     cm_metric_t *last_ok[EX_TENANT_ENTITIES]; /* last_successful_poll_seconds per entity */
     cm_metric_t *store_failed;             /* state_store_failed (0 / 1) */
+    cm_metric_t *in_flight;                /* records_in_flight (ex_flow) */
+    cm_metric_t *flow_waited;              /* flow_wait_seconds_total */
 };
 
 //  Copies text into a label value: quotes, backslashes and control bytes dropped.
@@ -50,6 +52,9 @@ s_sample (void *arg)
     for (size_t i = 0; i < ex_tenant_entity_count (self->tenant) && i < EX_TENANT_ENTITIES; i++)
         cm_metric_set (self->last_ok[i], ex_tenant_last_ok_s (self->tenant, i));
     cm_metric_set (self->store_failed, ex_state_failed (ex_tenant_state (self->tenant)));
+    ex_flow_t *flow = ex_tenant_flow (self->tenant);
+    cm_metric_set (self->in_flight, ex_flow_in_flight (flow));
+    cm_metric_set (self->flow_waited, (int64_t)(ex_flow_waited_ms (flow) / 1000));
 }
 
 //  Health: the state store (a failed write or read stops the process; until it is gone,
@@ -107,6 +112,14 @@ ex_ops_new (cm_daemon_t *daemon, ex_tenant_t *tenant, ex_output_t *out, int peer
     self->store_failed = cm_metrics_gauge (m, "state_store_failed",
                                            "1 once the state store failed (the process stops)",
                                            NULL);
+    snprintf (labels, sizeof labels, "tenant=\"%s\"", self->tenant_label);
+    self->in_flight = cm_metrics_gauge (
+        m, "records_in_flight",
+        "Records handed on and not yet confirmed (the window is cloudsuite.max_in_flight)",
+        labels);
+    self->flow_waited = cm_metrics_counter (
+        m, "flow_wait_seconds_total",
+        "Seconds the source waited for confirmations before loading a page", labels);
     s_sample (self);
     cm_daemon_add_sampler (daemon, s_sample, self);
     cm_daemon_add_health (daemon, s_health, self);

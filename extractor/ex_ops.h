@@ -1,6 +1,7 @@
 /*  ex_ops: the extractor's metrics and health on cm_daemon: records out per entity (counted
     as they are handed to ex_output), events dropped, CloudSuite token requests and renewals,
-    IDO (data) requests, the last successful poll per tenant and entity (unix seconds), and
+    IDO (data) requests, the last successful poll per tenant and entity (unix seconds), the
+    records in flight and the time spent waiting for their confirmations (ex_flow), and
     the transformer peer of the PUSH output (peers_connected{peer="transformer"}).
     /health is unhealthy when the state store failed ("state store failed: <path>: ...") or
     when no transformer has been connected for peer_grace_s. Wraps ex_output_emit. */

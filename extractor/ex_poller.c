@@ -497,8 +497,11 @@ ex_poller_poll (ex_poller_t *self, bool full, ex_emit_fn *emit, void *emit_arg,
                             .orderby = self->orderby,
                             .recordcap = self->page_size,
                             .bookmark = bookmark};
-        if (self->load (self->load_arg, &q, &page, err, err_cap))
+        if (self->load (self->load_arg, &q, &page, err, err_cap)) {
+            if (cm_signal_stop_requested ())
+                rc = 1; /* interrupted (a wait for confirmations, a retry back-off) */
             goto out;
+        }
         stats->pages++;
         int64_t page_max = max_ms;
         if (s_page (self, page, fresh == 1, emit, emit_arg, stats, &page_max, err, err_cap)) {

@@ -34,6 +34,10 @@ struct ex_tenant_t {
     ex_poller_t *pollers[EX_TENANT_ENTITIES];      /* one per enabled entity */
     ex_schedule_t schedules[EX_TENANT_ENTITIES];   /* their schedules */
     ex_progress_t *progress[EX_TENANT_ENTITIES];   /* their progress reporters (ex_progress) */
+    ex_flow_gate_t gates[EX_TENANT_ENTITIES];      /* their page loads, behind the window */
+    ex_flow_t *flow;                               /* records in flight (ex_flow) */
+    ex_emit_fn *emit;                              /* where ex_tenant_run hands records */
+    void *emit_arg;                                /* its argument */
     size_t count;                                  /* enabled entities */
     _Atomic int64_t last_ok_s[EX_TENANT_ENTITIES]; /* last successful poll (unix s, 0 never) */
 };
@@ -167,6 +171,12 @@ ex_tenant_new (const cm_config_t *cfg, char *err, size_t err_cap)
     self->state = ex_state_open (cm_config_str (cfg, "data_dir"), self->name, err, err_cap);
     if (!self->state)
         goto fail;
+    self->flow = ex_flow_new (self->name, cm_config_int (cfg, "cloudsuite.max_in_flight"),
+                              cm_config_int (cfg, "cloudsuite.lease_quiet_s") * 1000);
+    if (!self->flow) {
+        snprintf (err, err_cap, "out of memory");
+        goto fail;
+    }
     self->policy =
         (cm_retry_policy_t){.max_attempts = (int)cm_config_int (cfg, "http.max_attempts"),
                             .base_ms = (long)cm_config_int (cfg, "http.backoff_base_ms"),
@@ -185,12 +195,13 @@ ex_tenant_new (const cm_config_t *cfg, char *err, size_t err_cap)
     }
     cm_info ("EXT_START",
              "tenant=%s credentials=\"%s\" token_url=%s api_base=%s mongoose_config=%s "
-             "state=%s page_size=%lld overlap_s=%lld full_sync_interval_s=%lld",
+             "state=%s page_size=%lld overlap_s=%lld full_sync_interval_s=%lld max_in_flight=%lld",
              self->name, source, cs_ionapi_token_url (self->ionapi),
              cs_ionapi_api_base (self->ionapi), mongoose, ex_state_path (self->state),
              (long long)cm_config_int (cfg, "cloudsuite.page_size"),
              (long long)cm_config_int (cfg, "cloudsuite.overlap_s"),
-             (long long)cm_config_int (cfg, "cloudsuite.full_sync_interval_s"));
+             (long long)cm_config_int (cfg, "cloudsuite.full_sync_interval_s"),
+             (long long)ex_flow_window (self->flow));
 
     for (size_t i = 0; i < EX_TENANT_ENTITIES; i++) {
         char key[64];
@@ -204,8 +215,10 @@ ex_tenant_new (const cm_config_t *cfg, char *err, size_t err_cap)
         ex_progress_t *prog = ex_progress_new (
             self->name, ent.entity, cs_ido_load_fn, self->ido, isatty (STDERR_FILENO),
             cm_config_int (cfg, "cloudsuite.progress_interval_s") * 1000);
-        ex_poller_t *p = prog ? ex_poller_new (self->name, &ent, self->state, ex_progress_load_fn,
-                                               prog, err, err_cap)
+        ex_flow_gate_t *gate = &self->gates[self->count];
+        *gate = (ex_flow_gate_t){self->flow, ex_progress_load_fn, prog};
+        ex_poller_t *p = prog ? ex_poller_new (self->name, &ent, self->state, ex_flow_load_fn,
+                                               gate, err, err_cap)
                               : NULL;
         if (!p) {
             if (!prog)
@@ -258,6 +271,7 @@ ex_tenant_destroy (ex_tenant_t **self_p)
     cm_http_destroy (&self->http);
     ex_state_destroy (&self->state);
     cs_ionapi_destroy (&self->ionapi);
+    ex_flow_destroy (&self->flow);
     free (self->name);
     free (self);
     *self_p = NULL;
@@ -267,6 +281,23 @@ ex_state_t *
 ex_tenant_state (ex_tenant_t *self)
 {
     return self->state;
+}
+
+ex_flow_t *
+ex_tenant_flow (ex_tenant_t *self)
+{
+    return self->flow;
+}
+
+//  The pollers' ex_emit_fn: the caller's, then the record counts in the window.
+static int
+s_emit (const cm_envelope_t *env, void *arg)
+{
+    ex_tenant_t *self = arg;
+    if (self->emit (env, self->emit_arg))
+        return -1;
+    ex_flow_sent (self->flow, 1);
+    return 0;
 }
 
 const char *
@@ -287,6 +318,8 @@ ex_tenant_run (ex_tenant_t *self, bool once, bool force_full, ex_emit_fn *emit, 
 {
     bool failed = false;
     char perr[1024];
+    self->emit = emit;
+    self->emit_arg = emit_arg;
     while (!cm_signal_stop_requested ()) {
         int64_t now = cm_now_ms ();
         size_t polls = 0, failures = 0, emitted = 0;
@@ -303,7 +336,7 @@ ex_tenant_run (ex_tenant_t *self, bool once, bool force_full, ex_emit_fn *emit, 
                 self->progress[i], &stats,
                 ex_progress_expected (self->state, ex_poller_entity (self->pollers[i])));
             int rc =
-                ex_poller_poll (self->pollers[i], full, emit, emit_arg, &stats, perr, sizeof perr);
+                ex_poller_poll (self->pollers[i], full, s_emit, self, &stats, perr, sizeof perr);
             ex_progress_end (self->progress[i]);
             if (rc == 1)
                 break; /* stop requested: what was read is committed, nothing is recorded */

@@ -14,6 +14,7 @@
 
 #include "cm_config.h"
 #include "cs_ionapi.h"
+#include "ex_flow.h"
 #include "ex_poller.h"
 
 #define EX_TENANT_ENTITIES 4 /* vendor, customer, invoice, po */
@@ -50,6 +51,10 @@ const char *ex_tenant_name (const ex_tenant_t *self);
 /*  The tenant's state store (borrowed), for ex_lease. */
 ex_state_t *ex_tenant_state (ex_tenant_t *self);
 
+/*  The tenant's window of records in flight (borrowed): the lease thread counts the
+    confirmations into it, the metrics read it. */
+ex_flow_t *ex_tenant_flow (ex_tenant_t *self);
+
 /*  Token requests sent so far. */
 uint64_t ex_tenant_token_requests (const ex_tenant_t *self);
 
@@ -65,7 +70,8 @@ int64_t ex_tenant_last_ok_s (const ex_tenant_t *self, size_t i);
 uint64_t ex_tenant_ido_requests (const ex_tenant_t *self);
 uint64_t ex_tenant_token_renewals (const ex_tenant_t *self);
 
-/*  Polls and hands records to emit. once: every enabled entity once, then return (a full
+/*  Polls and hands records to emit, each page loaded only when the window has room
+    (ex_flow; the records handed on count in it). once: every enabled entity once, then return (a full
     pass when force_full is set or one is due); otherwise the schedules, until a stop is
     requested. Successful polls record their start time in the state; after every poll the
     token state is written too (ex_state_set_token). Returns 0, or -1 when in once mode a

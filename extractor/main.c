@@ -146,31 +146,41 @@ main (int argc, char **argv)
              cm_config_str (cfg, "zmq.events_endpoint"),
              once ? (full ? "once-full" : "once") : "schedule", getpriority (PRIO_PROCESS, 0));
 
-    if (!once) {
-        lease_out = ex_output_new (ctx, cm_config_str (cfg, "zmq.extract_endpoint"),
-                                   cm_config_str (cfg, "zmq.events_endpoint"),
-                                   (int)cm_config_int (cfg, "zmq.hwm"), err, sizeof err);
-        ex_lease_config_t lc = {
-            .tenant = ex_tenant_name (tenant),
-            .confirm_endpoint = cm_config_str (cfg, "zmq.confirm_endpoint"),
-            .lease_ms = cm_config_int (cfg, "cloudsuite.lease_s") * 1000,
-            .quiet_ms = cm_config_int (cfg, "cloudsuite.lease_quiet_s") * 1000,
-            .emit = ex_output_emit,
-            .emit_arg = lease_out,
-        };
-        if (!lease_out || !(lease = ex_lease_new (ctx, ex_tenant_state (tenant), &lc, err,
-                                                  sizeof err)))
-            goto fail_msg;
-        if (ex_lease_start (lease)) {
-            snprintf (err, sizeof err, "cannot start the lease thread");
-            goto fail_msg;
-        }
+    /* Confirmations are read in both modes: they free the window of records in flight
+       (ex_flow) and store the confirmed hashes; only a daemon re-emits expired leases (a
+       --once run leaves them to the next daemon run). */
+    if (!once && !(lease_out = ex_output_new (ctx, cm_config_str (cfg, "zmq.extract_endpoint"),
+                                              cm_config_str (cfg, "zmq.events_endpoint"),
+                                              (int)cm_config_int (cfg, "zmq.hwm"), err,
+                                              sizeof err)))
+        goto fail_msg;
+    ex_lease_config_t lc = {
+        .tenant = ex_tenant_name (tenant),
+        .confirm_endpoint = cm_config_str (cfg, "zmq.confirm_endpoint"),
+        .lease_ms = cm_config_int (cfg, "cloudsuite.lease_s") * 1000,
+        .quiet_ms = cm_config_int (cfg, "cloudsuite.lease_quiet_s") * 1000,
+        .emit = once ? NULL : ex_output_emit,
+        .emit_arg = lease_out,
+        .flow = ex_tenant_flow (tenant),
+    };
+    if (!(lease = ex_lease_new (ctx, ex_tenant_state (tenant), &lc, err, sizeof err)))
+        goto fail_msg;
+    if (ex_lease_start (lease)) {
+        snprintf (err, sizeof err, "cannot start the lease thread");
+        goto fail_msg;
     }
     rc = ex_tenant_run (tenant, once, full, ex_ops_emit, ex_ops, err, sizeof err) ? 1 : 0;
-    cm_info ("EXT_SENT", "tenant=%s sent=%llu events_dropped=%llu token_requests=%llu",
+    ex_flow_t *flow = ex_tenant_flow (tenant);
+    cm_info ("EXT_SENT",
+             "tenant=%s sent=%llu events_dropped=%llu token_requests=%llu in_flight=%lld "
+             "peak_in_flight=%lld window=%lld flow_waits=%llu flow_waited_ms=%llu "
+             "flow_stalls=%llu",
              ex_tenant_name (tenant), (unsigned long long)ex_output_sent (out),
              (unsigned long long)ex_output_events_dropped (out),
-             (unsigned long long)ex_tenant_token_requests (tenant));
+             (unsigned long long)ex_tenant_token_requests (tenant),
+             (long long)ex_flow_in_flight (flow), (long long)ex_flow_peak (flow),
+             (long long)ex_flow_window (flow), (unsigned long long)ex_flow_waits (flow),
+             (unsigned long long)ex_flow_waited_ms (flow), (unsigned long long)ex_flow_stalls (flow));
     if (rc && ex_state_failed (ex_tenant_state (tenant))) {
         cm_error ("EXT_FATAL", "tenant=%s reason=\"%s\"", ex_tenant_name (tenant), err);
         fprintf (stderr, "mlc-extractor: %s\n", err);

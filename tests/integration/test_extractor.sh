@@ -2,7 +2,7 @@
 # Extractor backfill on real parts: cloudsuite-sim with more than 20,000 records across the
 # four entities, tokens that live 5 seconds, 20% of calls answered 429 and every token
 # revoked in the middle; one extractor --once; a sink (mlc-ztool) in place of the
-# transformer. Every record arrives exactly once with the right key, nothing escapes as an
+# transformer, so nobody confirms and the window of records in flight switches off. Every record arrives exactly once with the right key, nothing escapes as an
 # error, and tokens are reused (at most one grant per half token lifetime).
 set -u
 cd "$(dirname "$0")/../.."
@@ -32,7 +32,10 @@ lines () { grep -c '"tenant"' "$MLC_TMP/sink.out"; }
 jqt () { jq "$@" >/dev/null; }
 
 start=$(date +%s)
-"$BIN/mlc-extractor" --config "$CFG" --once >"$MLC_TMP/extractor.log" 2>&1 &
+# nobody confirms here (no replayer): the window of records in flight (5,000) fills, and
+# after lease_quiet_s without a confirmation it is switched off, so the backfill goes on
+MLC_CLOUDSUITE_LEASE_QUIET_S=2 "$BIN/mlc-extractor" --config "$CFG" --once \
+    >"$MLC_TMP/extractor.log" 2>&1 &
 EXT=$!
 MLC_PIDS+=("$EXT")
 # every token is revoked while the backfill runs: the next call gets a 401 and a new token
@@ -47,6 +50,8 @@ elapsed=$(( $(date +%s) - start + 1 ))
 check "extractor --once exits 0 through 429s, short-lived tokens and a revocation" test $rc -eq 0
 wait $SINK
 check "the sink received exactly $total envelopes" test "$(lines)" -eq "$total"
+check "without confirmations the window stalled once, at 5,000 records in flight, and went off" \
+    test "$(grep -c 'EXT_FLOW_STALL.*in_flight=5[0-9][0-9][0-9] window=5000' "$MLC_TMP/extractor.log")" -eq 1
 
 jq -r 'select(.tenant) | [.tenant, .entity, .key] | join("|")' "$MLC_TMP/sink.out" | sort \
     >"$MLC_TMP/got.keys"

@@ -97,7 +97,9 @@ test_pending_and_confirm (void **state)
 {
     fx_t *fx = *state;
     char err[256];
-    ex_lease_config_t cfg = {"ACME_PRD", NULL, 1000, 0, capture, fx};
+    ex_flow_t *flow = ex_flow_new ("ACME_PRD", 10, 1000);
+    ex_flow_sent (flow, 2);
+    ex_lease_config_t cfg = {"ACME_PRD", NULL, 1000, 0, capture, fx, flow};
     ex_lease_t *lease = ex_lease_new (NULL, fx->state, &cfg, err, sizeof err);
     assert_non_null (lease);
     cm_envelope_t *v1 = vendor ("V1", "Northwind");
@@ -120,6 +122,7 @@ test_pending_and_confirm (void **state)
     free (older);
     assert_int_equal (ex_lease_handle_confirm (lease, "\x81\xa1v\x01", 4, 2000), 0);
     assert_int_equal (ex_lease_pending_count (fx->state), 1);
+    assert_int_equal (ex_flow_in_flight (flow), 2); /* ignored confirmations free nothing */
 
     char *ok = confirm_of (v1, "ACME_PRD", CM_OUTCOME_FAILED, &size); /* a dead letter */
     assert_int_equal (ex_lease_handle_confirm (lease, ok, size, 2000), 1);
@@ -129,10 +132,56 @@ test_pending_and_confirm (void **state)
     assert_int_equal (ex_state_changed (fx->state, "vendor", "V1", v1->hash, err, sizeof err), 0);
     assert_int_equal (ex_lease_changed (fx->state, "vendor", "V1", v1->hash, err, sizeof err), 0);
     assert_int_equal (ex_lease_confirmed (lease), 1);
+    assert_int_equal (ex_flow_in_flight (flow), 1); /* the confirmed one left the window */
     cm_envelope_destroy (&v1);
     cm_envelope_destroy (&v2);
     ex_lease_destroy (&lease);
     ex_lease_destroy (&lease);
+    ex_flow_destroy (&flow);
+}
+
+static void
+test_confirm_batch (void **state)
+{
+    fx_t *fx = *state;
+    char err[256];
+    ex_flow_t *flow = ex_flow_new ("ACME_PRD", 100, 1000);
+    ex_flow_sent (flow, 3);
+    ex_lease_config_t cfg = {"ACME_PRD", NULL, 1000, 0, NULL, NULL, flow};
+    ex_lease_t *lease = ex_lease_new (NULL, fx->state, &cfg, err, sizeof err);
+    assert_non_null (lease);
+    cm_envelope_t *a = vendor ("V1", "A");
+    cm_envelope_t *b = vendor ("V2", "B");
+    cm_envelope_t *c = vendor ("V3", "C");
+    cm_envelope_t *c2 = vendor ("V3", "C, newer");
+    stage (fx, a, 1000);
+    stage (fx, b, 1000);
+    stage (fx, c2, 1000);
+    size_t sa, sb, sc, so;
+    char *ca = confirm_of (a, "ACME_PRD", CM_OUTCOME_LOADED, &sa);
+    char *cb = confirm_of (b, "ACME_PRD", CM_OUTCOME_REJECTED, &sb);
+    char *cc = confirm_of (c, "ACME_PRD", CM_OUTCOME_LOADED, &sc); /* an older version */
+    char *other = confirm_of (a, "OTHER", CM_OUTCOME_LOADED, &so);
+    /* A twice in one batch counts once; garbage, another tenant and an old hash are ignored */
+    const void *data[] = {ca, "\xc1", cb, other, ca, cc};
+    size_t sizes[] = {sa, 1, sb, so, sa, sc};
+    assert_int_equal (ex_lease_handle_confirms (lease, data, sizes, 6, 2000), 2);
+    assert_int_equal (ex_lease_confirmed (lease), 2);
+    assert_int_equal (ex_flow_in_flight (flow), 1);
+    assert_int_equal (ex_lease_pending_count (fx->state), 1); /* V3's newer version */
+    assert_int_equal (ex_state_changed (fx->state, "vendor", "V1", a->hash, err, sizeof err), 0);
+    assert_int_equal (ex_state_changed (fx->state, "vendor", "V2", b->hash, err, sizeof err), 0);
+    assert_int_equal (ex_lease_handle_confirms (lease, data, sizes, 0, 2000), 0);
+    free (ca);
+    free (cb);
+    free (cc);
+    free (other);
+    cm_envelope_destroy (&a);
+    cm_envelope_destroy (&b);
+    cm_envelope_destroy (&c);
+    cm_envelope_destroy (&c2);
+    ex_lease_destroy (&lease);
+    ex_flow_destroy (&flow);
 }
 
 static void
@@ -140,7 +189,7 @@ test_reemit_after_lease_when_quiet (void **state)
 {
     fx_t *fx = *state;
     char err[256];
-    ex_lease_config_t cfg = {"ACME_PRD", NULL, 1000, 5000, capture, fx};
+    ex_lease_config_t cfg = {"ACME_PRD", NULL, 1000, 5000, capture, fx, NULL};
     ex_lease_t *lease = ex_lease_new (NULL, fx->state, &cfg, err, sizeof err);
     assert_non_null (lease);
     cm_envelope_t *a = vendor ("V1", "A");
@@ -171,6 +220,15 @@ test_reemit_after_lease_when_quiet (void **state)
     free (ca);
     assert_int_equal (ex_lease_pending_count (fx->state), 0);
     assert_int_equal (ex_lease_reemit (lease, 100000), 0);
+    ex_lease_destroy (&lease);
+
+    /* without an emit function (--once) an expired lease stays pending for the next run */
+    cfg.emit = NULL;
+    lease = ex_lease_new (NULL, fx->state, &cfg, err, sizeof err);
+    assert_non_null (lease);
+    stage (fx, b, 20000);
+    assert_int_equal (ex_lease_reemit (lease, 900000), 0);
+    assert_int_equal (ex_lease_pending_count (fx->state), 1);
     cm_envelope_destroy (&a);
     cm_envelope_destroy (&b);
     ex_lease_destroy (&lease);
@@ -185,7 +243,7 @@ test_thread_reads_confirmations (void **state)
     void *ctx = zmq_ctx_new ();
     void *pub = zmq_socket (ctx, ZMQ_PUB);
     assert_int_equal (zmq_bind (pub, ep), 0);
-    ex_lease_config_t cfg = {"ACME_PRD", ep, 60000, 0, capture, fx};
+    ex_lease_config_t cfg = {"ACME_PRD", ep, 60000, 0, capture, fx, NULL};
     ex_lease_t *lease = ex_lease_new (ctx, fx->state, &cfg, err, sizeof err);
     assert_non_null (lease);
     assert_int_equal (ex_lease_start (lease), 0);
@@ -215,6 +273,7 @@ main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_pending_and_confirm, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_confirm_batch, setup, teardown),
         cmocka_unit_test_setup_teardown (test_reemit_after_lease_when_quiet, setup, teardown),
         cmocka_unit_test_setup_teardown (test_thread_reads_confirmations, setup, teardown),
     };
