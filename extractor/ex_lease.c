@@ -278,16 +278,6 @@ s_confirm_repeated (const s_confirm_t *slots, const bool *done, size_t i)
     return false;
 }
 
-//  qsort: slots by pending key.
-static int
-s_slot_cmp (const void *a, const void *b)
-{
-    const s_confirm_t *x = *(const s_confirm_t *const *)a, *y = *(const s_confirm_t *const *)b;
-    size_t n = x->klen < y->klen ? x->klen : y->klen;
-    int c = memcmp (x->k, y->k, n);
-    return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
-}
-
 int
 ex_lease_handle_confirms (ex_lease_t *self, const void *const *data, const size_t *sizes, size_t n,
                           int64_t now_ms)
@@ -299,7 +289,6 @@ ex_lease_handle_confirms (ex_lease_t *self, const void *const *data, const size_
     size_t klens[EX_LEASE_CONFIRM_BATCH], vlens[EX_LEASE_CONFIRM_BATCH];
     char *vals[EX_LEASE_CONFIRM_BATCH] = {NULL};
     bool done[EX_LEASE_CONFIRM_BATCH] = {false};
-    const s_confirm_t *order[EX_LEASE_CONFIRM_BATCH]; /* the slots that confirm, sorted */
     size_t valid = 0;
     for (size_t i = 0; i < n; i++) {
         if (s_confirm_decode (self, data[i], sizes[i], &slots[i]))
@@ -318,7 +307,7 @@ ex_lease_handle_confirms (ex_lease_t *self, const void *const *data, const size_
     size_t need = 0;
     ex_state_lock (self->state);
     if (cm_store_multi_get (store, n, keys, klens, vals, vlens) != 0 ||
-        !(b = cm_store_batch_new ()))
+        !(b = cm_store_batch_new_sorted ()))
         rc = -1;
     for (size_t i = 0; rc >= 0 && i < n; i++) {
         if (!slots[i].c)
@@ -330,21 +319,15 @@ ex_lease_handle_confirms (ex_lease_t *self, const void *const *data, const size_
         if (vals[i] &&
             ex_lease_parse_pending (vals[i], vlens[i], phash, &at, &attempt, &body) == 0 &&
             strcmp (phash, slots[i].c->hash) == 0 && !s_confirm_repeated (slots, done, i)) {
+            cm_store_batch_delete (b, slots[i].k, slots[i].klen);
+            cm_store_batch_put (b, slots[i].hk, slots[i].hklen, slots[i].c->hash,
+                                strlen (slots[i].c->hash));
             need += slots[i].klen + slots[i].hklen + 64;
             done[i] = true;
-            order[rc++] = &slots[i];
+            rc++;
         } else
             self->ignored++; /* no pending entry, or for another version */
     }
-    /* in key order, the deletes and then the puts: the memtable inserts each next key right
-       after the one before instead of searching its skip list from the top every time */
-    if (rc > 1)
-        qsort (order, (size_t)rc, sizeof *order, s_slot_cmp);
-    for (int i = 0; i < rc; i++)
-        cm_store_batch_delete (b, order[i]->k, order[i]->klen);
-    for (int i = 0; i < rc; i++)
-        cm_store_batch_put (b, order[i]->hk, order[i]->hklen, order[i]->c->hash,
-                            strlen (order[i]->c->hash));
     char serr[512] = "";
     if (rc > 0 && (ex_state_check_space (self->state, need, serr, sizeof serr) ||
                    cm_store_batch_commit (store, b, false)))
