@@ -109,6 +109,18 @@ ex_flow_wait (ex_flow_t *self)
 }
 
 int64_t
+ex_flow_drain (ex_flow_t *self, int64_t quiet_ms)
+{
+    while (atomic_load (&self->in_flight) > 0 && !cm_signal_stop_requested ()) {
+        int64_t last = atomic_load (&self->last_confirm);
+        if (last == 0 || cm_mono_ms () - last >= quiet_ms)
+            break;
+        cm_sleep_ms (EX_FLOW_NAP_MS);
+    }
+    return atomic_load (&self->in_flight);
+}
+
+int64_t
 ex_flow_in_flight (const ex_flow_t *self)
 {
     return atomic_load (&((ex_flow_t *)self)->in_flight);

@@ -21,6 +21,8 @@
 
 #define EX_FLOW_NAP_MS       10   /* how often a waiting source looks at the count again */
 #define EX_FLOW_STALL_MIN_MS 1000 /* stall_ms below this (e.g. lease_quiet_s 0) is this */
+#define EX_FLOW_DRAIN_MAX_MS 5000 /* a --once run waits at most this long for the next
+                                     confirmation of what it still has in flight */
 
 typedef struct ex_flow_t ex_flow_t;
 
@@ -43,6 +45,12 @@ void ex_flow_confirmed (ex_flow_t *self, uint64_t n);
     window, no limit, the window off, or switched off now after stall_ms without a
     confirmation), -1 when a stop was requested. */
 int ex_flow_wait (ex_flow_t *self);
+
+/*  At the end of a --once run: waits while records are unconfirmed and confirmations keep
+    coming, that is until none is in flight, or quiet_ms passed without a confirmation
+    (counted from the last one: when none ever came, nobody confirms and it does not wait),
+    or a stop was requested. Returns the records still unconfirmed. */
+int64_t ex_flow_drain (ex_flow_t *self, int64_t quiet_ms);
 
 /*  Records handed on and not yet confirmed, the most of them at once, the window, the
     waits that found it full, the milliseconds spent waiting and the stalls. Any thread. */

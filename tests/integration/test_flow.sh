@@ -3,10 +3,11 @@
 # cloudsuite-sim -> extractor -> transformer -> one loader -> salesforce-sim at 150 ms a
 # call, with the replayer confirming. A window of 300 records and pages of 100: the
 # extractor never has more than the window plus one page unconfirmed, it waits for
-# confirmations (so the loader's queue stays short), and every record still arrives
-# exactly once. Then the same with the replayer stopped: nobody confirms, the window
-# switches off after lease_quiet_s and the records still reach Salesforce; the replayer's
-# return switches it on again.
+# confirmations (so the loader's queue stays short), every record arrives exactly once, and
+# the --once run exits when all are confirmed, leaving nothing pending. Then with the
+# replayer stopped: nobody confirms, the window switches off after lease_quiet_s, the
+# records still reach Salesforce and stay pending for the next daemon run. (That a
+# confirmation switches the window on again is tested in tests/unit/test_ex_flow.c.)
 set -u
 cd "$(dirname "$0")/../.."
 . scripts/lib.sh
@@ -47,6 +48,9 @@ check "never more than the window plus one page unconfirmed (peak ${peak:-?})" \
 check "the extractor waited for confirmations ($(sent_field "$MLC_TMP/extractor1.log" flow_waits) waits)" \
     test "$(sent_field "$MLC_TMP/extractor1.log" flow_waits)" -ge 3
 check "... and the window never stalled" test "$(sent_field "$MLC_TMP/extractor1.log" flow_stalls)" -eq 0
+check "--once stayed for its last confirmations: none in flight, none left pending" \
+    bash -c "grep -q 'EXT_SENT.* in_flight=0 ' '$MLC_TMP/extractor1.log' &&
+        grep -q 'EXT_LEASE.* pending=0 confirmed=$N ' '$MLC_TMP/extractor1.log'"
 check "every supplier becomes exactly one Account" mlc_wait_for 60 accounts_are $N
 loaded () { "$BIN/mlc-replayer" --config "$CFG" stats --json 2>/dev/null | jq -e ".loaded >= $N" >/dev/null; }
 check "the replayer recorded every record loaded" mlc_wait_for 30 loaded
@@ -64,6 +68,8 @@ check "... the window stalled once and was switched off (EXT_FLOW_STALL)" \
     test "$(grep -c 'EXT_FLOW_STALL' "$MLC_TMP/extractor2.log")" -eq 1
 check "... and every record was handed on ($(sent_field "$MLC_TMP/extractor2.log" sent) sent)" \
     test "$(sent_field "$MLC_TMP/extractor2.log" sent)" -eq $N
+check "... and what nobody confirmed stays pending for the next daemon run ($N)" \
+    grep -q "EXT_LEASE.* pending=$N confirmed=0 " "$MLC_TMP/extractor2.log"
 upserted () { test "$(mlc_sf_stats "$SF" '.api_calls')" -ge $((calls_before + N / 200)); }
 check "... and reached Salesforce without a replayer" mlc_wait_for 30 upserted
 check "still exactly $N Accounts" accounts_are $N

@@ -99,6 +99,29 @@ test_stall_switches_the_window_off (void **state)
     ex_flow_destroy (&flow);
 }
 
+static void
+test_drain (void **state)
+{
+    ex_flow_t *flow = ex_flow_new ("T", 10, 60000);
+    ex_flow_sent (flow, 3);
+    int64_t start = cm_mono_ms ();
+    assert_int_equal (ex_flow_drain (flow, 60000), 3); /* nobody ever confirmed: no wait */
+    assert_true (cm_mono_ms () - start < 1000);
+    ex_flow_confirmed (flow, 1);
+    confirmer_t c = {flow, 100};
+    pthread_t t;
+    assert_int_equal (pthread_create (&t, NULL, s_confirm_later, &c), 0);
+    ex_flow_sent (flow, 0);
+    start = cm_mono_ms ();
+    assert_int_equal (ex_flow_drain (flow, 300), 1); /* one came, then 300 ms of quiet */
+    pthread_join (t, NULL);
+    assert_true (cm_mono_ms () - start >= 300);
+    assert_int_equal (pthread_create (&t, NULL, s_confirm_later, &c), 0);
+    assert_int_equal (ex_flow_drain (flow, 5000), 0); /* the last one: done at once */
+    pthread_join (t, NULL);
+    ex_flow_destroy (&flow);
+}
+
 static int s_loads;
 
 static int
@@ -133,6 +156,7 @@ main (void)
         cmocka_unit_test (test_counts),
         cmocka_unit_test (test_wait_for_a_confirmation),
         cmocka_unit_test (test_stall_switches_the_window_off),
+        cmocka_unit_test (test_drain),
         cmocka_unit_test (test_gate_and_stop),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
