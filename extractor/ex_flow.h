@@ -21,8 +21,8 @@
 
 #define EX_FLOW_NAP_MS       10   /* how often a waiting source looks at the count again */
 #define EX_FLOW_STALL_MIN_MS 1000 /* stall_ms below this (e.g. lease_quiet_s 0) is this */
-#define EX_FLOW_DRAIN_MAX_MS 5000 /* a --once run waits at most this long for the next
-                                     confirmation of what it still has in flight */
+/* a --once run waits at most this long for the next confirmation of what it has in flight */
+#define EX_FLOW_DRAIN_MAX_MS 5000
 
 typedef struct ex_flow_t ex_flow_t;
 

@@ -55,7 +55,8 @@ s_key (char *buf, size_t cap, const char *entity, const char *key)
 }
 
 int
-ex_lease_parse_pending (const char *val, size_t vlen, char *hash, int64_t *at_ms, uint32_t *attempt, size_t *body)
+ex_lease_parse_pending (const char *val, size_t vlen, char *hash, int64_t *at_ms, uint32_t *attempt,
+                        size_t *body)
 {
     const char *nl = memchr (val, '\n', vlen < EX_LEASE_HEADER_MAX ? vlen : EX_LEASE_HEADER_MAX);
     if (!nl)
@@ -143,7 +144,8 @@ ex_lease_changed (ex_state_t *state, const char *entity, const char *key, const 
     uint32_t attempt;
     size_t body;
     /* a corrupt entry: treat the record as changed, the new entry replaces it */
-    int same = ex_lease_parse_pending (val, vlen, phash, &at, &attempt, &body) == 0 && strcmp (phash, hash) == 0;
+    int same = ex_lease_parse_pending (val, vlen, phash, &at, &attempt, &body) == 0 &&
+               strcmp (phash, hash) == 0;
     free (val);
     return same ? 0 : 1;
 }
@@ -341,8 +343,7 @@ ex_lease_handle_confirms (ex_lease_t *self, const void *const *data, const size_
     }
     if (rc < 0)
         ex_state_fail (self->state, "%s: confirming %zu records (pending entries and hashes): %s",
-                       ex_state_path (self->state), valid,
-                       serr[0] ? serr : cm_store_error (store));
+                       ex_state_path (self->state), valid, serr[0] ? serr : cm_store_error (store));
 out:
     for (size_t i = 0; i < n; i++) {
         free (vals[i]);

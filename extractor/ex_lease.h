@@ -29,11 +29,11 @@
 #include "ex_poller.h"
 #include "ex_state.h"
 
-#define EX_LEASE_SCAN_MS    2000  /* how often expired leases are looked for */
-#define EX_LEASE_LOG_MS     10000 /* EXT_LEASE period */
-#define EX_LEASE_SCAN_MAX   5000  /* entries re-emitted per scan at most */
-#define EX_LEASE_HEADER_MAX 128   /* longest "<hash> <ms> <attempt>\n" header */
-#define EX_LEASE_CONFIRM_BATCH 256 /* confirmations read and written together at most */
+#define EX_LEASE_SCAN_MS       2000  /* how often expired leases are looked for */
+#define EX_LEASE_LOG_MS        10000 /* EXT_LEASE period */
+#define EX_LEASE_SCAN_MAX      5000  /* entries re-emitted per scan at most */
+#define EX_LEASE_HEADER_MAX    128   /* longest "<hash> <ms> <attempt>\n" header */
+#define EX_LEASE_CONFIRM_BATCH 256   /* confirmations read and written together at most */
 
 typedef struct ex_lease_t ex_lease_t;
 

@@ -217,8 +217,8 @@ ex_tenant_new (const cm_config_t *cfg, char *err, size_t err_cap)
             cm_config_int (cfg, "cloudsuite.progress_interval_s") * 1000);
         ex_flow_gate_t *gate = &self->gates[self->count];
         *gate = (ex_flow_gate_t){self->flow, ex_progress_load_fn, prog};
-        ex_poller_t *p = prog ? ex_poller_new (self->name, &ent, self->state, ex_flow_load_fn,
-                                               gate, err, err_cap)
+        ex_poller_t *p = prog ? ex_poller_new (self->name, &ent, self->state, ex_flow_load_fn, gate,
+                                               err, err_cap)
                               : NULL;
         if (!p) {
             if (!prog)

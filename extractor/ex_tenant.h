@@ -71,10 +71,10 @@ uint64_t ex_tenant_ido_requests (const ex_tenant_t *self);
 uint64_t ex_tenant_token_renewals (const ex_tenant_t *self);
 
 /*  Polls and hands records to emit, each page loaded only when the window has room
-    (ex_flow; the records handed on count in it). once: every enabled entity once, then return (a full
-    pass when force_full is set or one is due); otherwise the schedules, until a stop is
-    requested. Successful polls record their start time in the state; after every poll the
-    token state is written too (ex_state_set_token). Returns 0, or -1 when in once mode a
+    (ex_flow; the records handed on count in it). once: every enabled entity once, then
+    return (a full pass when force_full is set or one is due); otherwise the schedules,
+    until a stop is requested. Successful polls record their start time in the state; after every
+   poll the token state is written too (ex_state_set_token). Returns 0, or -1 when in once mode a
     poll failed (err holds the last failure), or in any mode when the state store failed
     (ex_state_failed; err: "state store failed, stopping: <path>: <what>: <cause>"). */
 int ex_tenant_run (ex_tenant_t *self, bool once, bool force_full, ex_emit_fn *emit, void *emit_arg,

@@ -36,9 +36,9 @@ test_valid (void **state)
     const char *s = "Caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80";
     assert_true (cm_utf8_valid (s, strlen (s)));
     assert_true (cm_utf8_valid ("", 0));
-    assert_false (cm_utf8_valid ("Caf\xe9", 4));         //  Latin-1
-    assert_false (cm_utf8_valid ("ok\xf0\x9f\x98", 5));   //  cut at the end
-    assert_false (cm_utf8_valid ("\xc3\xa9\xa9", 3));     //  an extra continuation
+    assert_false (cm_utf8_valid ("Caf\xe9", 4));        //  Latin-1
+    assert_false (cm_utf8_valid ("ok\xf0\x9f\x98", 5)); //  cut at the end
+    assert_false (cm_utf8_valid ("\xc3\xa9\xa9", 3));   //  an extra continuation
 }
 
 int
