@@ -202,6 +202,16 @@ ex_tenant_new (const cm_config_t *cfg, char *err, size_t err_cap)
              (long long)cm_config_int (cfg, "cloudsuite.overlap_s"),
              (long long)cm_config_int (cfg, "cloudsuite.full_sync_interval_s"),
              (long long)ex_flow_window (self->flow));
+    int64_t window = ex_flow_window (self->flow);
+    int64_t bulk = cm_config_int (cfg, "salesforce.bulk_threshold");
+    if (window > 0 && bulk > 0 && window < 2 * bulk)
+        cm_warn ("EXT_FLOW_SMALL",
+                 "tenant=%s max_in_flight=%lld bulk_threshold=%lld (under twice the Bulk API "
+                 "threshold the window lets at most one Bulk job run at a time, none under "
+                 "the threshold itself; raise "
+                 "cloudsuite.max_in_flight, env MLC_CLOUDSUITE_MAX_IN_FLIGHT; docs/delivery.md, "
+                 "\"Flow control\")",
+                 self->name, (long long)window, (long long)bulk);
 
     for (size_t i = 0; i < EX_TENANT_ENTITIES; i++) {
         char key[64];

@@ -62,8 +62,11 @@ kill -TERM $RP
 wait $RP 2>/dev/null
 calls_before=$(mlc_sf_stats "$SF" '.api_calls')
 check "with the replayer stopped: extractor --once still exits 0" \
-    env MLC_DATA_DIR="$MLC_TMP/data2" MLC_CLOUDSUITE_LEASE_QUIET_S=2 \
+    env MLC_DATA_DIR="$MLC_TMP/data2" MLC_CLOUDSUITE_LEASE_QUIET_S=2 MLC_SALESFORCE_BULK_THRESHOLD=2000 \
     "$BIN/mlc-extractor" --config "$CFG" --once >"$MLC_TMP/extractor2.log" 2>&1
+check "a window ($WINDOW) under twice salesforce.bulk_threshold (2000) is warned about, with the fix" \
+    grep -q "EXT_FLOW_SMALL.*max_in_flight=$WINDOW bulk_threshold=2000.*raise cloudsuite.max_in_flight" \
+    "$MLC_TMP/extractor2.log"
 check "... the window stalled once and was switched off (EXT_FLOW_STALL)" \
     test "$(grep -c 'EXT_FLOW_STALL' "$MLC_TMP/extractor2.log")" -eq 1
 check "... and every record was handed on ($(sent_field "$MLC_TMP/extractor2.log" sent) sent)" \
