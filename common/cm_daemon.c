@@ -17,9 +17,9 @@
 #include "cm_log.h"
 #include "cm_zauth.h"
 
-#define MAX_HOOKS   8    /* samplers, health checks and peer watches, each */
-#define TICK_MS     200  /* the thread's poll period */
-#define SAMPLE_MS   1000 /* samplers run this often */
+#define MAX_HOOKS 8    /* samplers, health checks and peer watches, each */
+#define TICK_MS   200  /* the thread's poll period */
+#define SAMPLE_MS 1000 /* samplers run this often */
 
 typedef struct {
     cm_daemon_sample_fn *fn; /* sampler */
@@ -32,30 +32,30 @@ typedef struct {
 } check_t;
 
 typedef struct {
-    void *pair;               /* PAIR socket reading the monitor events (thread-owned) */
-    char name[64];            /* watch name, for the gauge label and health reason */
-    cm_metric_t *gauge;       /* mlc_peers_connected{peer=name} */
-    atomic_int connected;     /* peers with a completed handshake */
-    int failed_pending;       /* failed handshakes whose DISCONNECTED is still to come */
-    atomic_llong last_seen;   /* monotonic seconds when a peer was last connected */
-    int required_after_s;     /* unhealthy after this long without peers (0: never) */
+    void *pair;             /* PAIR socket reading the monitor events (thread-owned) */
+    char name[64];          /* watch name, for the gauge label and health reason */
+    cm_metric_t *gauge;     /* mlc_peers_connected{peer=name} */
+    atomic_int connected;   /* peers with a completed handshake */
+    int failed_pending;     /* failed handshakes whose DISCONNECTED is still to come */
+    atomic_llong last_seen; /* monotonic seconds when a peer was last connected */
+    int required_after_s;   /* unhealthy after this long without peers (0: never) */
 } watch_t;
 
 struct cm_daemon_t {
-    void *ctx;                    /* ZeroMQ context (not owned), or NULL */
-    cm_zauth_t *auth;             /* security policy (owned) */
-    cm_metrics_t *metrics;        /* registry and server (owned), NULL for a client */
-    cm_metric_t *zap_denied;      /* mlc_zap_denied_total */
+    void *ctx;                     /* ZeroMQ context (not owned), or NULL */
+    cm_zauth_t *auth;              /* security policy (owned) */
+    cm_metrics_t *metrics;         /* registry and server (owned), NULL for a client */
+    cm_metric_t *zap_denied;       /* mlc_zap_denied_total */
     sampler_t samplers[MAX_HOOKS]; /* samplers */
-    int sampler_count;            /* used entries */
-    check_t checks[MAX_HOOKS];    /* health checks */
-    int check_count;              /* used entries */
-    watch_t watches[MAX_HOOKS];   /* peer watches */
-    int watch_count;              /* used entries */
-    pthread_t thread;             /* sampler and monitor thread */
-    bool thread_started;          /* thread is running */
-    atomic_bool stop;             /* asks the thread to end */
-    pthread_mutex_t lock;         /* guards adding watches while the thread runs */
+    int sampler_count;             /* used entries */
+    check_t checks[MAX_HOOKS];     /* health checks */
+    int check_count;               /* used entries */
+    watch_t watches[MAX_HOOKS];    /* peer watches */
+    int watch_count;               /* used entries */
+    pthread_t thread;              /* sampler and monitor thread */
+    bool thread_started;           /* thread is running */
+    atomic_bool stop;              /* asks the thread to end */
+    pthread_mutex_t lock;          /* guards adding watches while the thread runs */
 };
 
 static long long
@@ -63,7 +63,7 @@ s_now_s (void)
 {
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (long long) ts.tv_sec;
+    return (long long)ts.tv_sec;
 }
 
 static int
@@ -114,8 +114,8 @@ s_watch_read (watch_t *w)
     //  must not count against the connected peers.
     if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
         atomic_fetch_add (&w->connected, 1);
-    else if (event & (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
-                      | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)) {
+    else if (event & (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                      ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)) {
         if (w->failed_pending < 1000000)
             w->failed_pending++;
     } else if (event == ZMQ_EVENT_DISCONNECTED && w->failed_pending > 0)
@@ -151,11 +151,11 @@ s_thread (void *arg)
             usleep (TICK_MS * 1000);
         struct timespec ts;
         clock_gettime (CLOCK_MONOTONIC, &ts);
-        long long now_ms = (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        long long now_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
         if (now_ms >= next_sample) {
             next_sample = now_ms + SAMPLE_MS;
             if (self->auth)
-                cm_metric_set (self->zap_denied, (int64_t) cm_zauth_denied (self->auth));
+                cm_metric_set (self->zap_denied, (int64_t)cm_zauth_denied (self->auth));
             for (int i = 0; i < self->sampler_count; i++)
                 self->samplers[i].fn (self->samplers[i].arg);
         }
@@ -192,8 +192,7 @@ cm_daemon_client_new (void *ctx, const cm_config_t *cfg, char *err, size_t err_c
 }
 
 cm_daemon_t *
-cm_daemon_new (const char *process, void *ctx, const cm_config_t *cfg, char *err,
-               size_t err_cap)
+cm_daemon_new (const char *process, void *ctx, const cm_config_t *cfg, char *err, size_t err_cap)
 {
     cm_daemon_t *self = s_new (ctx, cfg, err, err_cap);
     if (!self)
@@ -303,13 +302,13 @@ cm_daemon_watch_peers (cm_daemon_t *self, void *sock, const char *name, int requ
         return -1;
     static atomic_int seq;
     char endpoint[96];
-    snprintf (endpoint, sizeof endpoint, "inproc://cm-daemon-monitor-%d-%d", (int) getpid (),
+    snprintf (endpoint, sizeof endpoint, "inproc://cm-daemon-monitor-%d-%d", (int)getpid (),
               atomic_fetch_add (&seq, 1));
     if (zmq_socket_monitor (sock, endpoint,
-                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED
-                                | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
-                                | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
-                                | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0)
+                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
+                                ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                                ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                                ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0)
         return -1;
     //  An inproc PAIR inside this process, not a network link: no security policy applies.
     void *pair = zmq_socket (self->ctx, ZMQ_PAIR);

@@ -13,9 +13,8 @@
 #define CM_EVENT_MAX_DEPTH 4
 
 static const char *s_stage_names[] = {"extract", "transform", "load", "replay"};
-static const char *s_outcome_names[] = {"extracted", "transformed", "rejected",
-                                        "loaded",    "failed",      "retrying",
-                                        "skipped"};
+static const char *s_outcome_names[] = {"extracted", "transformed", "rejected", "loaded",
+                                        "failed",    "retrying",    "skipped"};
 static const char *s_class_names[] = {"none", "retryable", "permanent"};
 
 const char *

@@ -42,7 +42,7 @@ typedef enum {
     CM_OUTCOME_RETRYING,    /* a retryable failure; the loader will try again */
     CM_OUTCOME_SKIPPED      /* the mapping routes the record nowhere: done, nothing to load */
 } cm_outcome_t;
-#define CM_OUTCOME_COUNT 7     /* number of cm_outcome_t values */
+#define CM_OUTCOME_COUNT 7 /* number of cm_outcome_t values */
 
 typedef enum { CM_ERR_NONE, CM_ERR_RETRYABLE, CM_ERR_PERMANENT } cm_error_class_t;
 

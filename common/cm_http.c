@@ -512,7 +512,7 @@ cm_http_url_is_loopback (const char *url)
     return false;
 }
 
-static char s_insecure_hosts[1024];  /* ",host1,host2," or "" */
+static char s_insecure_hosts[1024]; /* ",host1,host2," or "" */
 
 void
 cm_http_allow_insecure_hosts (const char *comma_list)

@@ -25,14 +25,14 @@ struct cm_metric_t {
 };
 
 struct cm_metrics_t {
-    char process[32];               /* process label value */
-    pthread_mutex_t lock;           /* guards count and registration */
-    cm_metric_t *metrics;           /* CM_METRICS_MAX slots */
-    size_t count;                   /* slots in use */
-    cm_health_fn *health;           /* health callback or NULL */
-    void *health_arg;               /* its argument */
-    struct MHD_Daemon *daemon;      /* the server, or NULL */
-    int port;                       /* bound port */
+    char process[32];          /* process label value */
+    pthread_mutex_t lock;      /* guards count and registration */
+    cm_metric_t *metrics;      /* CM_METRICS_MAX slots */
+    size_t count;              /* slots in use */
+    cm_health_fn *health;      /* health callback or NULL */
+    void *health_arg;          /* its argument */
+    struct MHD_Daemon *daemon; /* the server, or NULL */
+    int port;                  /* bound port */
 };
 
 cm_metrics_t *
@@ -76,7 +76,8 @@ s_register (cm_metrics_t *self, metric_type_t type, const char *name, const char
     cm_metric_t *found = NULL;
     pthread_mutex_lock (&self->lock);
     for (size_t i = 0; i < self->count && !found; i++)
-        if (strcmp (self->metrics[i].name, full) == 0 && strcmp (self->metrics[i].labels, labels) == 0)
+        if (strcmp (self->metrics[i].name, full) == 0 &&
+            strcmp (self->metrics[i].labels, labels) == 0)
             found = &self->metrics[i];
     if (!found && self->count < CM_METRICS_MAX) {
         found = &self->metrics[self->count];
@@ -120,7 +121,7 @@ cm_metric_set (cm_metric_t *metric, int64_t value)
 int64_t
 cm_metric_get (const cm_metric_t *metric)
 {
-    return metric ? atomic_load_explicit (&((cm_metric_t *) metric)->value, memory_order_relaxed)
+    return metric ? atomic_load_explicit (&((cm_metric_t *)metric)->value, memory_order_relaxed)
                   : 0;
 }
 
@@ -141,8 +142,7 @@ typedef struct {
     bool failed; /* an allocation failed */
 } textbuf_t;
 
-static void
-s_appendf (textbuf_t *tb, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+static void s_appendf (textbuf_t *tb, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 
 static void
 s_appendf (textbuf_t *tb, const char *fmt, ...)
@@ -158,11 +158,11 @@ s_appendf (textbuf_t *tb, const char *fmt, ...)
             tb->failed = true;
             return;
         }
-        if ((size_t) n < tb->cap - tb->len) {
-            tb->len += (size_t) n;
+        if ((size_t)n < tb->cap - tb->len) {
+            tb->len += (size_t)n;
             return;
         }
-        size_t cap = tb->cap * 2 + (size_t) n;
+        size_t cap = tb->cap * 2 + (size_t)n;
         char *grown = realloc (tb->data, cap);
         if (!grown) {
             tb->failed = true;
@@ -197,8 +197,8 @@ cm_metrics_render (cm_metrics_t *self)
                     continue;
                 s_appendf (&tb, "%s{process=\"%s\"%s%s} %lld\n", s->name, self->process,
                            s->labels[0] ? "," : "", s->labels,
-                           (long long) atomic_load_explicit (&((cm_metric_t *) s)->value,
-                                                             memory_order_relaxed));
+                           (long long)atomic_load_explicit (&((cm_metric_t *)s)->value,
+                                                            memory_order_relaxed));
             }
         }
     }
@@ -262,11 +262,11 @@ s_parse_listen (const char *listen, struct sockaddr_in *sa, char *err, size_t er
 {
     const char *colon = strrchr (listen, ':');
     char host[64];
-    if (!colon || colon == listen || (size_t) (colon - listen) >= sizeof host) {
+    if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof host) {
         snprintf (err, err_cap, "metrics listen address '%s': expected HOST:PORT", listen);
         return -1;
     }
-    memcpy (host, listen, (size_t) (colon - listen));
+    memcpy (host, listen, (size_t)(colon - listen));
     host[colon - listen] = '\0';
     char *end;
     long port = strtol (colon + 1, &end, 10);
@@ -276,9 +276,9 @@ s_parse_listen (const char *listen, struct sockaddr_in *sa, char *err, size_t er
     }
     memset (sa, 0, sizeof *sa);
     sa->sin_family = AF_INET;
-    sa->sin_port = htons ((uint16_t) port);
-    if (inet_pton (AF_INET, strcmp (host, "localhost") == 0 ? "127.0.0.1" : host, &sa->sin_addr)
-        != 1) {
+    sa->sin_port = htons ((uint16_t)port);
+    if (inet_pton (AF_INET, strcmp (host, "localhost") == 0 ? "127.0.0.1" : host, &sa->sin_addr) !=
+        1) {
         snprintf (err, err_cap, "metrics listen address '%s': host must be an IPv4 address",
                   listen);
         return -1;
@@ -292,11 +292,10 @@ cm_metrics_listen (cm_metrics_t *self, const char *listen, char *err, size_t err
     struct sockaddr_in sa;
     if (s_parse_listen (listen, &sa, err, err_cap) != 0)
         return -1;
-    self->daemon = MHD_start_daemon (MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL,
-                                     NULL, s_on_request, self, MHD_OPTION_SOCK_ADDR,
-                                     (struct sockaddr *) &sa, MHD_OPTION_CONNECTION_LIMIT,
-                                     (unsigned) 32, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 10,
-                                     MHD_OPTION_END);
+    self->daemon = MHD_start_daemon (
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, s_on_request, self,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT, (unsigned)32,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
     if (!self->daemon) {
         snprintf (err, err_cap, "cannot serve metrics on %s (address in use or not allowed)",
                   listen);
@@ -304,7 +303,7 @@ cm_metrics_listen (cm_metrics_t *self, const char *listen, char *err, size_t err
     }
     const union MHD_DaemonInfo *info =
         MHD_get_daemon_info (self->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    self->port = info ? (int) info->port : (int) ntohs (sa.sin_port);
+    self->port = info ? (int)info->port : (int)ntohs (sa.sin_port);
     return 0;
 }
 
@@ -337,7 +336,7 @@ cm_metrics_probe (const char *listen, char *why, size_t why_cap)
         snprintf (why, why_cap, "%s: %s", url, resp.error);
     else if (resp.status != 200) {
         snprintf (why, why_cap, "%s: HTTP %ld %.*s", url, resp.status,
-                  (int) (resp.body_len > 200 ? 200 : resp.body_len), resp.body ? resp.body : "");
+                  (int)(resp.body_len > 200 ? 200 : resp.body_len), resp.body ? resp.body : "");
         rc = -1;
     }
     cm_http_response_clear (&resp);

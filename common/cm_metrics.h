@@ -14,7 +14,7 @@
 typedef struct cm_metrics_t cm_metrics_t;
 typedef struct cm_metric_t cm_metric_t;
 
-#define CM_METRICS_MAX 256  /* metrics (name + label set) per process */
+#define CM_METRICS_MAX 256 /* metrics (name + label set) per process */
 
 /*  Called on every /health request, from the server thread: returns 0 when healthy, or -1
     with a short reason in why. Must be thread-safe (read atomics, not locked state). */

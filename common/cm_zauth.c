@@ -20,19 +20,19 @@
 #define MAX_CLIENTS 256
 
 struct cm_zauth_t {
-    void *ctx;                             /* the process's ZeroMQ context */
-    bool curve;                            /* CURVE on */
-    bool allow_plaintext;                  /* operator allowed plaintext binds anywhere */
-    char secret[41];                       /* own secret key, Z85 */
-    char public_[41];                      /* own public key, Z85 */
-    char server[41];                       /* server public key, Z85 */
+    void *ctx;                              /* the process's ZeroMQ context */
+    bool curve;                             /* CURVE on */
+    bool allow_plaintext;                   /* operator allowed plaintext binds anywhere */
+    char secret[41];                        /* own secret key, Z85 */
+    char public_[41];                       /* own public key, Z85 */
+    char server[41];                        /* server public key, Z85 */
     unsigned char clients[MAX_CLIENTS][32]; /* admitted client keys, binary */
-    size_t client_count;                   /* how many */
-    pthread_t thread;                      /* ZAP handler */
-    bool thread_started;                   /* thread is running */
-    atomic_bool stop;                      /* asks the handler to end */
-    atomic_ulong denied;                   /* refused handshakes */
-    void *zap_ready;                       /* handler bound (set before thread start) */
+    size_t client_count;                    /* how many */
+    pthread_t thread;                       /* ZAP handler */
+    bool thread_started;                    /* thread is running */
+    atomic_bool stop;                       /* asks the handler to end */
+    atomic_ulong denied;                    /* refused handshakes */
+    void *zap_ready;                        /* handler bound (set before thread start) */
 };
 
 static cm_zauth_t *s_auth; /* the process-wide policy used by cm_zsock_new */
@@ -89,8 +89,8 @@ s_zap_handle (cm_zauth_t *self, void *rep)
         zmq_msg_close (&extra);
     }
     const char *status = "400", *text = "no such client key";
-    if (n >= 7 && zmq_msg_size (&frames[5]) == 5 && memcmp (zmq_msg_data (&frames[5]), "CURVE", 5) == 0
-        && zmq_msg_size (&frames[6]) == 32) {
+    if (n >= 7 && zmq_msg_size (&frames[5]) == 5 &&
+        memcmp (zmq_msg_data (&frames[5]), "CURVE", 5) == 0 && zmq_msg_size (&frames[6]) == 32) {
         for (size_t i = 0; i < self->client_count; i++)
             if (sodium_memcmp (self->clients[i], zmq_msg_data (&frames[6]), 32) == 0) {
                 status = "200";
@@ -157,8 +157,9 @@ cm_zauth_new (void *ctx, const cm_config_t *cfg, char *err, size_t err_cap)
     const char *clients = cm_config_str (cfg, "zmq.curve_clients");
     if (!secret || !*secret) {
         if ((server && *server) || (clients && *clients)) {
-            snprintf (err, err_cap, "zmq.curve_server_key/zmq.curve_clients are set but "
-                                    "zmq.curve_secret_key is not: set all or none");
+            snprintf (err, err_cap,
+                      "zmq.curve_server_key/zmq.curve_clients are set but "
+                      "zmq.curve_secret_key is not: set all or none");
             goto fail;
         }
         return self; /* plaintext mode */
@@ -186,7 +187,7 @@ cm_zauth_new (void *ctx, const cm_config_t *cfg, char *err, size_t err_cap)
         if (!*p)
             break;
         const char *end = strchr (p, ',');
-        size_t len = end ? (size_t) (end - p) : strlen (p);
+        size_t len = end ? (size_t)(end - p) : strlen (p);
         while (len > 0 && p[len - 1] == ' ')
             len--;
         char key[64];
@@ -258,7 +259,7 @@ cm_zauth_curve (const cm_zauth_t *self)
 unsigned long
 cm_zauth_denied (const cm_zauth_t *self)
 {
-    return self ? atomic_load (&((cm_zauth_t *) self)->denied) : 0;
+    return self ? atomic_load (&((cm_zauth_t *)self)->denied) : 0;
 }
 
 /*  True for loopback and private (RFC 1918, RFC 6598 shared, link-local, IPv6 ULA and
@@ -270,9 +271,9 @@ s_private_addr (const char *text)
     struct in6_addr a6;
     if (inet_pton (AF_INET, text, &a4) == 1) {
         uint32_t a = ntohl (a4.s_addr);
-        return (a >> 24) == 127 || (a >> 24) == 10 || (a >> 20) == (172u << 4 | 1)
-               || (a >> 16) == (192u << 8 | 168) || (a >> 22) == (100u << 2 | 1)
-               || (a >> 16) == (169u << 8 | 254);
+        return (a >> 24) == 127 || (a >> 24) == 10 || (a >> 20) == (172u << 4 | 1) ||
+               (a >> 16) == (192u << 8 | 168) || (a >> 22) == (100u << 2 | 1) ||
+               (a >> 16) == (169u << 8 | 254);
     }
     if (inet_pton (AF_INET6, text, &a6) == 1) {
         if (IN6_IS_ADDR_LOOPBACK (&a6) || IN6_IS_ADDR_LINKLOCAL (&a6))
@@ -292,9 +293,9 @@ cm_zauth_plaintext_bind_ok (const char *endpoint, const char *const *iface_addrs
     char host[256];
     const char *h = endpoint + 6;
     const char *colon = strrchr (h, ':');
-    if (!colon || (size_t) (colon - h) >= sizeof host)
+    if (!colon || (size_t)(colon - h) >= sizeof host)
         return false;
-    memcpy (host, h, (size_t) (colon - h));
+    memcpy (host, h, (size_t)(colon - h));
     host[colon - h] = '\0';
     if (host[0] == '[') { /* [v6] */
         size_t len = strlen (host);
@@ -323,10 +324,10 @@ cm_zauth_plaintext_bind_ok (const char *endpoint, const char *const *iface_addrs
             continue;
         char text[INET6_ADDRSTRLEN];
         if (ifa->ifa_addr->sa_family == AF_INET)
-            inet_ntop (AF_INET, &((struct sockaddr_in *) ifa->ifa_addr)->sin_addr, text,
+            inet_ntop (AF_INET, &((struct sockaddr_in *)ifa->ifa_addr)->sin_addr, text,
                        sizeof text);
         else if (ifa->ifa_addr->sa_family == AF_INET6)
-            inet_ntop (AF_INET6, &((struct sockaddr_in6 *) ifa->ifa_addr)->sin6_addr, text,
+            inet_ntop (AF_INET6, &((struct sockaddr_in6 *)ifa->ifa_addr)->sin6_addr, text,
                        sizeof text);
         else
             continue;
@@ -364,13 +365,13 @@ cm_zauth_apply (cm_zauth_t *self, void *sock, const char *endpoint, bool bind, c
     int one = 1;
     int rc;
     if (bind)
-        rc = zmq_setsockopt (sock, ZMQ_CURVE_SERVER, &one, sizeof one)
-             || zmq_setsockopt (sock, ZMQ_CURVE_SECRETKEY, self->secret, 40)
-             || zmq_setsockopt (sock, ZMQ_ZAP_DOMAIN, "mlc", 3);
+        rc = zmq_setsockopt (sock, ZMQ_CURVE_SERVER, &one, sizeof one) ||
+             zmq_setsockopt (sock, ZMQ_CURVE_SECRETKEY, self->secret, 40) ||
+             zmq_setsockopt (sock, ZMQ_ZAP_DOMAIN, "mlc", 3);
     else
-        rc = zmq_setsockopt (sock, ZMQ_CURVE_SERVERKEY, self->server, 40)
-             || zmq_setsockopt (sock, ZMQ_CURVE_PUBLICKEY, self->public_, 40)
-             || zmq_setsockopt (sock, ZMQ_CURVE_SECRETKEY, self->secret, 40);
+        rc = zmq_setsockopt (sock, ZMQ_CURVE_SERVERKEY, self->server, 40) ||
+             zmq_setsockopt (sock, ZMQ_CURVE_PUBLICKEY, self->public_, 40) ||
+             zmq_setsockopt (sock, ZMQ_CURVE_SECRETKEY, self->secret, 40);
     if (rc) {
         snprintf (err, err_cap, "%s: cannot set CURVE options: %s", endpoint,
                   zmq_strerror (zmq_errno ()));

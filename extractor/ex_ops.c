@@ -10,22 +10,22 @@
 #define EX_OPS_ENTITIES 8 /* entities with their own series */
 
 struct ex_ops_t {
-    cm_daemon_t *daemon;                   /* registry owner (borrowed) */
-    ex_tenant_t *tenant;                   /* the connection (borrowed) */
-    ex_output_t *out;                      /* the sockets (borrowed) */
-    char tenant_label[96];                 /* tenant name, label-safe */
-    char entity[EX_OPS_ENTITIES][32];      /* entity names seen */
-    cm_metric_t *records[EX_OPS_ENTITIES]; /* records_out_total per entity */
-    cm_metric_t *records_other;            /* records of further entities */
-    cm_metric_t *tokens;                   /* token_requests_total{system="cloudsuite"} */
-    cm_metric_t *dropped;                  /* errors_total{class="event_dropped"} */
-    cm_metric_t *emit_failed;              /* errors_total{class="emit_failed"} */
-    cm_metric_t *renewals;                 /* token_renewals_total{system="cloudsuite"} */
-    cm_metric_t *ido;                      /* api_calls_total{system="cloudsuite"} */
+    cm_daemon_t *daemon;                      /* registry owner (borrowed) */
+    ex_tenant_t *tenant;                      /* the connection (borrowed) */
+    ex_output_t *out;                         /* the sockets (borrowed) */
+    char tenant_label[96];                    /* tenant name, label-safe */
+    char entity[EX_OPS_ENTITIES][32];         /* entity names seen */
+    cm_metric_t *records[EX_OPS_ENTITIES];    /* records_out_total per entity */
+    cm_metric_t *records_other;               /* records of further entities */
+    cm_metric_t *tokens;                      /* token_requests_total{system="cloudsuite"} */
+    cm_metric_t *dropped;                     /* errors_total{class="event_dropped"} */
+    cm_metric_t *emit_failed;                 /* errors_total{class="emit_failed"} */
+    cm_metric_t *renewals;                    /* token_renewals_total{system="cloudsuite"} */
+    cm_metric_t *ido;                         /* api_calls_total{system="cloudsuite"} */
     cm_metric_t *last_ok[EX_TENANT_ENTITIES]; /* last_successful_poll_seconds per entity */
-    cm_metric_t *store_failed;             /* state_store_failed (0 / 1) */
-    cm_metric_t *in_flight;                /* records_in_flight (ex_flow) */
-    cm_metric_t *flow_waited;              /* flow_wait_seconds_total */
+    cm_metric_t *store_failed;                /* state_store_failed (0 / 1) */
+    cm_metric_t *in_flight;                   /* records_in_flight (ex_flow) */
+    cm_metric_t *flow_waited;                 /* flow_wait_seconds_total */
 };
 
 //  Copies text into a label value: quotes, backslashes and control bytes dropped.
@@ -34,7 +34,7 @@ s_label_value (const char *in, char *out, size_t cap)
 {
     size_t o = 0;
     for (; in && *in && o + 1 < cap; in++)
-        if (*in != '"' && *in != '\\' && (unsigned char) *in >= 0x20)
+        if (*in != '"' && *in != '\\' && (unsigned char)*in >= 0x20)
             out[o++] = *in;
     out[o] = '\0';
 }
@@ -45,10 +45,10 @@ static void
 s_sample (void *arg)
 {
     ex_ops_t *self = arg;
-    cm_metric_set (self->tokens, (int64_t) ex_tenant_token_requests (self->tenant));
-    cm_metric_set (self->dropped, (int64_t) ex_output_events_dropped (self->out));
-    cm_metric_set (self->renewals, (int64_t) ex_tenant_token_renewals (self->tenant));
-    cm_metric_set (self->ido, (int64_t) ex_tenant_ido_requests (self->tenant));
+    cm_metric_set (self->tokens, (int64_t)ex_tenant_token_requests (self->tenant));
+    cm_metric_set (self->dropped, (int64_t)ex_output_events_dropped (self->out));
+    cm_metric_set (self->renewals, (int64_t)ex_tenant_token_renewals (self->tenant));
+    cm_metric_set (self->ido, (int64_t)ex_tenant_ido_requests (self->tenant));
     for (size_t i = 0; i < ex_tenant_entity_count (self->tenant) && i < EX_TENANT_ENTITIES; i++)
         cm_metric_set (self->last_ok[i], ex_tenant_last_ok_s (self->tenant, i));
     cm_metric_set (self->store_failed, ex_state_failed (ex_tenant_state (self->tenant)));
@@ -86,11 +86,11 @@ ex_ops_new (cm_daemon_t *daemon, ex_tenant_t *tenant, ex_output_t *out, int peer
     char labels[256];
     snprintf (labels, sizeof labels, "stage=\"extractor\",tenant=\"%s\",entity=\"other\"",
               self->tenant_label);
-    self->records_other = cm_metrics_counter (m, "records_out_total",
-                                              "Records sent on per stage", labels);
+    self->records_other =
+        cm_metrics_counter (m, "records_out_total", "Records sent on per stage", labels);
     snprintf (labels, sizeof labels, "system=\"cloudsuite\",tenant=\"%s\"", self->tenant_label);
-    self->tokens = cm_metrics_counter (m, "token_requests_total", "Token requests per system",
-                                       labels);
+    self->tokens =
+        cm_metrics_counter (m, "token_requests_total", "Token requests per system", labels);
     self->dropped = cm_metrics_counter (m, "errors_total", "Errors by class",
                                         "stage=\"extractor\",class=\"event_dropped\"");
     self->emit_failed = cm_metrics_counter (m, "errors_total", "Errors by class",
@@ -102,21 +102,18 @@ ex_ops_new (cm_daemon_t *daemon, ex_tenant_t *tenant, ex_output_t *out, int peer
     for (size_t i = 0; i < ex_tenant_entity_count (tenant) && i < EX_TENANT_ENTITIES; i++) {
         char name[32];
         s_label_value (ex_tenant_entity (tenant, i), name, sizeof name);
-        snprintf (labels, sizeof labels, "tenant=\"%s\",entity=\"%s\"", self->tenant_label,
-                  name);
+        snprintf (labels, sizeof labels, "tenant=\"%s\",entity=\"%s\"", self->tenant_label, name);
         self->last_ok[i] = cm_metrics_gauge (
             m, "last_successful_poll_seconds",
             "Start of the last successful poll per tenant and entity (unix seconds, 0 never)",
             labels);
     }
-    self->store_failed = cm_metrics_gauge (m, "state_store_failed",
-                                           "1 once the state store failed (the process stops)",
-                                           NULL);
+    self->store_failed = cm_metrics_gauge (
+        m, "state_store_failed", "1 once the state store failed (the process stops)", NULL);
     snprintf (labels, sizeof labels, "tenant=\"%s\"", self->tenant_label);
     self->in_flight = cm_metrics_gauge (
         m, "records_in_flight",
-        "Records handed on and not yet confirmed (the window is cloudsuite.max_in_flight)",
-        labels);
+        "Records handed on and not yet confirmed (the window is cloudsuite.max_in_flight)", labels);
     self->flow_waited = cm_metrics_counter (
         m, "flow_wait_seconds_total",
         "Seconds the source waited for confirmations before loading a page", labels);
@@ -145,9 +142,9 @@ ex_ops_emit (const cm_envelope_t *env, void *arg)
             s_label_value (entity, name, sizeof name);
             snprintf (labels, sizeof labels, "stage=\"extractor\",tenant=\"%s\",entity=\"%s\"",
                       self->tenant_label, name);
-            self->records[i] = cm_metrics_counter (cm_daemon_metrics (self->daemon),
-                                                   "records_out_total",
-                                                   "Records sent on per stage", labels);
+            self->records[i] =
+                cm_metrics_counter (cm_daemon_metrics (self->daemon), "records_out_total",
+                                    "Records sent on per stage", labels);
             snprintf (self->entity[i], sizeof self->entity[i], "%s", entity);
         }
         if (strcmp (self->entity[i], entity) == 0) {

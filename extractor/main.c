@@ -116,8 +116,8 @@ main (int argc, char **argv)
     errno = 0;
     int nice_now = getpriority (PRIO_PROCESS, 0); /* started niced already: never raise it */
     if (errno == 0 && nice_value > nice_now && setpriority (PRIO_PROCESS, 0, nice_value) != 0)
-        cm_warn ("EXT_NICE", "nice=%d error=\"%s\" (the extractor keeps its priority)",
-                 nice_value, strerror (errno));
+        cm_warn ("EXT_NICE", "nice=%d error=\"%s\" (the extractor keeps its priority)", nice_value,
+                 strerror (errno));
     tenant = ex_tenant_new (cfg, err, sizeof err);
     if (!tenant)
         goto fail_msg;
@@ -134,25 +134,24 @@ main (int argc, char **argv)
                          (int)cm_config_int (cfg, "zmq.hwm"), err, sizeof err);
     if (!out)
         goto fail_msg;
-    if (!(ex_ops = ex_ops_new (ops, tenant, out,
-                               (int)cm_config_int (cfg, "cloudsuite.peer_grace_s")))) {
+    if (!(ex_ops =
+              ex_ops_new (ops, tenant, out, (int)cm_config_int (cfg, "cloudsuite.peer_grace_s")))) {
         snprintf (err, sizeof err, "out of memory");
         goto fail_msg;
     }
-    cm_info ("EXT_READY",
-             "tenant=%s config=%s extract_endpoint=%s events_endpoint=%s mode=%s nice=%d",
-             ex_tenant_name (tenant), path ? path : "(environment)",
-             cm_config_str (cfg, "zmq.extract_endpoint"),
-             cm_config_str (cfg, "zmq.events_endpoint"),
-             once ? (full ? "once-full" : "once") : "schedule", getpriority (PRIO_PROCESS, 0));
+    cm_info (
+        "EXT_READY", "tenant=%s config=%s extract_endpoint=%s events_endpoint=%s mode=%s nice=%d",
+        ex_tenant_name (tenant), path ? path : "(environment)",
+        cm_config_str (cfg, "zmq.extract_endpoint"), cm_config_str (cfg, "zmq.events_endpoint"),
+        once ? (full ? "once-full" : "once") : "schedule", getpriority (PRIO_PROCESS, 0));
 
     /* Confirmations are read in both modes: they free the window of records in flight
        (ex_flow) and store the confirmed hashes; only a daemon re-emits expired leases (a
        --once run leaves them to the next daemon run). */
-    if (!once && !(lease_out = ex_output_new (ctx, cm_config_str (cfg, "zmq.extract_endpoint"),
-                                              cm_config_str (cfg, "zmq.events_endpoint"),
-                                              (int)cm_config_int (cfg, "zmq.hwm"), err,
-                                              sizeof err)))
+    if (!once &&
+        !(lease_out = ex_output_new (ctx, cm_config_str (cfg, "zmq.extract_endpoint"),
+                                     cm_config_str (cfg, "zmq.events_endpoint"),
+                                     (int)cm_config_int (cfg, "zmq.hwm"), err, sizeof err)))
         goto fail_msg;
     ex_lease_config_t lc = {
         .tenant = ex_tenant_name (tenant),
@@ -185,7 +184,8 @@ main (int argc, char **argv)
              (unsigned long long)ex_tenant_token_requests (tenant),
              (long long)ex_flow_in_flight (flow), (long long)ex_flow_peak (flow),
              (long long)ex_flow_window (flow), (unsigned long long)ex_flow_waits (flow),
-             (unsigned long long)ex_flow_waited_ms (flow), (unsigned long long)ex_flow_stalls (flow));
+             (unsigned long long)ex_flow_waited_ms (flow),
+             (unsigned long long)ex_flow_stalls (flow));
     if (rc && ex_state_failed (ex_tenant_state (tenant))) {
         cm_error ("EXT_FATAL", "tenant=%s reason=\"%s\"", ex_tenant_name (tenant), err);
         fprintf (stderr, "mlc-extractor: %s\n", err);

@@ -14,8 +14,8 @@
 
 #include "sf_collections.h"
 
-#define LD_CHILD_WAIT_MS 2000 /* default: children held behind due parents at most this long */
-#define LD_SIBLING_WINDOW 4  /* a Collections batch looks at most this many batches ahead */
+#define LD_CHILD_WAIT_MS  2000 /* default: children held behind due parents at most this long */
+#define LD_SIBLING_WINDOW 4    /* a Collections batch looks at most this many batches ahead */
 
 //  One (org, sObject, external-ID field) - (tenant, ...) for records without an org -:
 //  the records that can share a call.

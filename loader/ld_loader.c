@@ -198,8 +198,8 @@ ld_loader_new (void *zmq_ctx, const ld_loader_config_t *config, char *err, size_
     //  (hwm / batch). A receive HWM of hwm / batch_size made ZeroMQ lose what was in flight
     //  whenever a sender of single envelopes (mlc-ldfeed, an older transformer) closed
     //  while this queue was full (docs/salesforce.md, "Whole batches")
-    self->load = cm_zsock_new (zmq_ctx, ZMQ_PULL, config->load_endpoint, false, config->hwm, 0,
-                               err, err_cap);
+    self->load = cm_zsock_new (zmq_ctx, ZMQ_PULL, config->load_endpoint, false, config->hwm, 0, err,
+                               err_cap);
     if (!self->load)
         goto fail;
     self->replay = cm_zsock_new (zmq_ctx, ZMQ_PULL, config->replay_endpoint, false, config->hwm, 0,
@@ -519,8 +519,7 @@ s_apply (ld_loader_t *self, ld_job_t *job)
         cm_warn (
             "LDR_BATCH_FAILED",
             "org=%s tenant=%s sobject=%s kind=%s n=%zu result=%s code=%s http=%d msg=\"%s\"", org,
-            tenant,
-            sobject, job->kind == LD_BATCH_BULK ? "bulk" : "collections", job->n,
+            tenant, sobject, job->kind == LD_BATCH_BULK ? "bulk" : "collections", job->n,
             sf_call_result_name (job->result), job->err.code, job->err.http_status,
             cm_log_excerpt (job->err.message, strlen (job->err.message), 200, msg, sizeof msg));
     if (job->kind == LD_BATCH_BULK)
@@ -533,9 +532,8 @@ s_apply (ld_loader_t *self, ld_job_t *job)
                  job->info.polls, (long long)job->ms);
     else
         cm_debug ("LDR_BATCH",
-                  "org=%s tenant=%s sobject=%s n=%zu ok=%zu failed=%zu result=%s http=%d ms=%lld", org,
-                  tenant,
-                  sobject, job->n, ok, failed, sf_call_result_name (job->result),
+                  "org=%s tenant=%s sobject=%s n=%zu ok=%zu failed=%zu result=%s http=%d ms=%lld",
+                  org, tenant, sobject, job->n, ok, failed, sf_call_result_name (job->result),
                   job->err.http_status, (long long)job->ms);
     s_job_destroy (&job);
 }

@@ -9,12 +9,12 @@
 #define LD_METRICS_MAX_ORGS 64 /* orgs with their own series; the rest are summed only */
 
 typedef struct {
-    cm_metric_t *api_calls;      /* mlc_api_calls_total{system="salesforce",org} */
-    cm_metric_t *tokens;         /* mlc_token_requests_total{system="salesforce",org} */
-    cm_metric_t *renewals;       /* mlc_token_renewals_total{org} */
-    cm_metric_t *usage;          /* mlc_salesforce_api_usage{org} */
-    cm_metric_t *usage_max;      /* mlc_salesforce_api_max{org} */
-    cm_metric_t *stopped;        /* mlc_org_stopped{org} */
+    cm_metric_t *api_calls; /* mlc_api_calls_total{system="salesforce",org} */
+    cm_metric_t *tokens;    /* mlc_token_requests_total{system="salesforce",org} */
+    cm_metric_t *renewals;  /* mlc_token_renewals_total{org} */
+    cm_metric_t *usage;     /* mlc_salesforce_api_usage{org} */
+    cm_metric_t *usage_max; /* mlc_salesforce_api_max{org} */
+    cm_metric_t *stopped;   /* mlc_org_stopped{org} */
 } org_metrics_t;
 
 struct ld_metrics_t {
@@ -60,15 +60,15 @@ s_tick (void *arg, ld_loader_t *loader)
     ld_metrics_t *self = arg;
     ld_loader_stats_t s;
     ld_loader_stats (loader, &s);
-    cm_metric_set (self->in, (int64_t) s.received);
-    cm_metric_set (self->out, (int64_t) s.loaded);
-    cm_metric_set (self->bad, (int64_t) s.bad_envelopes);
-    cm_metric_set (self->failed, (int64_t) s.failed);
-    cm_metric_set (self->retried, (int64_t) s.retried);
-    cm_metric_set (self->lost, (int64_t) s.events_lost);
-    cm_metric_set (self->held, (int64_t) s.held);
-    cm_metric_set (self->in_flight, (int64_t) s.in_flight);
-    cm_metric_set (self->pauses, (int64_t) s.pauses);
+    cm_metric_set (self->in, (int64_t)s.received);
+    cm_metric_set (self->out, (int64_t)s.loaded);
+    cm_metric_set (self->bad, (int64_t)s.bad_envelopes);
+    cm_metric_set (self->failed, (int64_t)s.failed);
+    cm_metric_set (self->retried, (int64_t)s.retried);
+    cm_metric_set (self->lost, (int64_t)s.events_lost);
+    cm_metric_set (self->held, (int64_t)s.held);
+    cm_metric_set (self->in_flight, (int64_t)s.in_flight);
+    cm_metric_set (self->pauses, (int64_t)s.pauses);
     const ld_orgs_t *orgs = ld_loader_orgs (loader);
     int stopped = 0;
     for (size_t i = 0; i < ld_orgs_count (orgs); i++) {
@@ -84,9 +84,9 @@ s_tick (void *arg, ld_loader_t *loader)
         sf_org_stats_t o;
         sf_org_stats (org, &o);
         org_metrics_t *m = &self->orgs[i];
-        cm_metric_set (m->api_calls, (int64_t) o.api_calls);
-        cm_metric_set (m->tokens, (int64_t) o.token_requests);
-        cm_metric_set (m->renewals, (int64_t) o.reauths);
+        cm_metric_set (m->api_calls, (int64_t)o.api_calls);
+        cm_metric_set (m->tokens, (int64_t)o.token_requests);
+        cm_metric_set (m->renewals, (int64_t)o.reauths);
         cm_metric_set (m->usage, o.usage_used);
         cm_metric_set (m->usage_max, o.usage_max);
         cm_metric_set (m->stopped, is_stopped);
@@ -100,7 +100,7 @@ s_label_value (const char *in, char *out, size_t cap)
 {
     size_t o = 0;
     for (; in && *in && o + 1 < cap; in++)
-        if (*in != '"' && *in != '\\' && (unsigned char) *in >= 0x20)
+        if (*in != '"' && *in != '\\' && (unsigned char)*in >= 0x20)
             out[o++] = *in;
     out[o] = '\0';
 }
@@ -124,10 +124,9 @@ ld_metrics_new (cm_daemon_t *daemon, ld_loader_t *loader)
                                         "stage=\"loader\",class=\"retryable\"");
     self->lost = cm_metrics_counter (m, "errors_total", "Errors by class",
                                      "stage=\"loader\",class=\"event_lost\"");
-    self->held = cm_metrics_gauge (m, "queue_depth", "Records waiting in a queue",
-                                   "queue=\"held\"");
-    self->in_flight = cm_metrics_gauge (m, "calls_in_flight", "Salesforce calls in flight",
-                                        NULL);
+    self->held =
+        cm_metrics_gauge (m, "queue_depth", "Records waiting in a queue", "queue=\"held\"");
+    self->in_flight = cm_metrics_gauge (m, "calls_in_flight", "Salesforce calls in flight", NULL);
     self->pauses = cm_metrics_counter (m, "org_pauses_total",
                                        "Times an org was paused for its API allowance", NULL);
     const ld_orgs_t *orgs = ld_loader_orgs (loader);
@@ -137,18 +136,18 @@ ld_metrics_new (cm_daemon_t *daemon, ld_loader_t *loader)
         org_metrics_t *o = &self->orgs[i];
         snprintf (labels, sizeof labels, "system=\"salesforce\",org=\"%s\"", name);
         o->api_calls = cm_metrics_counter (m, "api_calls_total", "API calls per system", labels);
-        o->tokens = cm_metrics_counter (m, "token_requests_total", "Token requests per system",
-                                        labels);
+        o->tokens =
+            cm_metrics_counter (m, "token_requests_total", "Token requests per system", labels);
         snprintf (labels, sizeof labels, "org=\"%s\"", name);
         o->renewals = cm_metrics_counter (m, "token_renewals_total",
                                           "Salesforce tokens renewed after a 401", labels);
-        o->usage = cm_metrics_gauge (m, "salesforce_api_usage",
-                                     "Sforce-Limit-Info api-usage: calls used (-1 unknown)", labels);
-        o->usage_max = cm_metrics_gauge (m, "salesforce_api_max",
-                                         "Sforce-Limit-Info api-usage: allowance (-1 unknown)",
-                                         labels);
-        o->stopped = cm_metrics_gauge (m, "org_stopped", "1 while the org's token is refused",
-                                       labels);
+        o->usage =
+            cm_metrics_gauge (m, "salesforce_api_usage",
+                              "Sforce-Limit-Info api-usage: calls used (-1 unknown)", labels);
+        o->usage_max = cm_metrics_gauge (
+            m, "salesforce_api_max", "Sforce-Limit-Info api-usage: allowance (-1 unknown)", labels);
+        o->stopped =
+            cm_metrics_gauge (m, "org_stopped", "1 while the org's token is refused", labels);
         self->org_count++;
     }
     cm_daemon_add_health (daemon, s_health, self);

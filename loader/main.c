@@ -116,8 +116,8 @@ main (int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp (argv[i], "--config") == 0 && i + 1 < argc)
             path = argv[++i];
-        else if (strcmp (argv[i], "run") == 0 || strcmp (argv[i], "ping") == 0
-                 || strcmp (argv[i], "health") == 0)
+        else if (strcmp (argv[i], "run") == 0 || strcmp (argv[i], "ping") == 0 ||
+                 strcmp (argv[i], "health") == 0)
             command = argv[i];
         else
             return s_usage ();

@@ -56,8 +56,7 @@ s_scan_fail (s_scan_t *sc, const char *why)
 static void
 s_scan_ws (s_scan_t *sc)
 {
-    while (sc->p < sc->end &&
-           (*sc->p == ' ' || *sc->p == '\t' || *sc->p == '\n' || *sc->p == '\r'))
+    while (sc->p < sc->end && (*sc->p == ' ' || *sc->p == '\t' || *sc->p == '\n' || *sc->p == '\r'))
         sc->p++;
 }
 
@@ -373,8 +372,8 @@ sf_collections_payload_scan (const char *payload, char **parent, char *err, size
             s_scan_fail (&sc, "more after the object (not a single JSON object)");
     }
     if (sc.why) {
-        snprintf (err, err_cap, "payload is not a well-formed JSON object: %s at byte %zu",
-                  sc.why, (size_t)(sc.p - sc.start));
+        snprintf (err, err_cap, "payload is not a well-formed JSON object: %s at byte %zu", sc.why,
+                  (size_t)(sc.p - sc.start));
         return -1;
     }
     if (parent && sc.pname) {

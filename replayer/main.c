@@ -70,13 +70,13 @@ main (int argc, char **argv)
         .replay_endpoint = cm_config_str (cfg, "zmq.replay_endpoint"),
         .control_endpoint = ctl,
         .confirm_endpoint = cm_config_str (cfg, "zmq.confirm_endpoint"),
-        .hwm = (int) cm_config_int (cfg, "zmq.hwm"),
-        .replay_rate = (int) cm_config_int (cfg, "replayer.replay_rate"),
+        .hwm = (int)cm_config_int (cfg, "zmq.hwm"),
+        .replay_rate = (int)cm_config_int (cfg, "replayer.replay_rate"),
         .redrive_base_ms = cm_config_int (cfg, "replayer.redrive_base_s") > 0
                                ? cm_config_int (cfg, "replayer.redrive_base_s") * 1000
                                : -1,
         .redrive_max_ms = cm_config_int (cfg, "replayer.redrive_max_s") * 1000,
-        .redrive_max = (int) cm_config_int (cfg, "replayer.redrive_max_attempts"),
+        .redrive_max = (int)cm_config_int (cfg, "replayer.redrive_max_attempts"),
         .audit_retention_ms = cm_config_int (cfg, "replayer.audit_retention_days") * 86400000,
         .ops = cfg,
     };

@@ -18,55 +18,55 @@
 #include "cm_time.h"
 #include "cm_zsock.h"
 
-#define RP_BURST_MAX       5000 /* messages read before a commit and a look at the rest */
-#define RP_ID_MAX          128  /* longest envelope id accepted in a control request */
-#define RP_REDRIVE_SCAN_MS 5000 /* how often retryable dead letters are looked at */
-#define RP_METRICS_MS      1000 /* how often the metric gauges are refreshed */
-#define RP_EXPIRE_TICK_MS   1000 /* audit retention: one bounded step this often */
+#define RP_BURST_MAX        5000  /* messages read before a commit and a look at the rest */
+#define RP_ID_MAX           128   /* longest envelope id accepted in a control request */
+#define RP_REDRIVE_SCAN_MS  5000  /* how often retryable dead letters are looked at */
+#define RP_METRICS_MS       1000  /* how often the metric gauges are refreshed */
+#define RP_EXPIRE_TICK_MS   1000  /* audit retention: one bounded step this often */
 #define RP_EXPIRE_VISIT_MAX 20000 /* audit entries looked at per step at most */
 #define RP_EXPIRE_PAUSE_MS  60000 /* rest after a whole sweep (less when retention is less) */
-#define RP_PEERLESS_S      120  /* unhealthy after this long with no stage connected */
-#define RP_CONFIRM_MAX     (4 * RP_BURST_MAX) /* confirmations waiting for a commit at most */
+#define RP_PEERLESS_S       120   /* unhealthy after this long with no stage connected */
+#define RP_CONFIRM_MAX      (4 * RP_BURST_MAX) /* confirmations waiting for a commit at most */
 
 typedef struct {
-    cm_metric_t *received;        /* events received */
-    cm_metric_t *outcomes[CM_OUTCOME_COUNT];     /* events by outcome */
-    cm_metric_t *bad_events;      /* messages that did not decode */
-    cm_metric_t *dl_open;         /* dead letters open */
-    cm_metric_t *dl_created;      /* dead letters created */
-    cm_metric_t *replayed;        /* envelopes re-fed */
-    cm_metric_t *replay_queue;    /* replay queue depth */
-    cm_metric_t *audit_expired;   /* audit entries removed by retention */
+    cm_metric_t *received;                   /* events received */
+    cm_metric_t *outcomes[CM_OUTCOME_COUNT]; /* events by outcome */
+    cm_metric_t *bad_events;                 /* messages that did not decode */
+    cm_metric_t *dl_open;                    /* dead letters open */
+    cm_metric_t *dl_created;                 /* dead letters created */
+    cm_metric_t *replayed;                   /* envelopes re-fed */
+    cm_metric_t *replay_queue;               /* replay queue depth */
+    cm_metric_t *audit_expired;              /* audit entries removed by retention */
 } rp_metrics_t;
 
 struct rp_daemon_t {
-    rp_store_t *store;       /* audit trail and dead letters */
-    void *ctx;               /* ZeroMQ context */
-    void *events;            /* PULL, bound */
-    void *replay;            /* PUSH, bound */
-    void *control;           /* REP, bound, or NULL */
-    void *confirm;           /* PUB, bound, or NULL: delivery confirmations */
-    char **cf_tenant;        /* confirmations waiting for the next commit: topics */
-    char **cf_data;          /* ... their encoded bodies */
-    size_t *cf_size;         /* ... their sizes */
-    size_t cf_count;         /* confirmations waiting */
-    uint64_t cf_dropped;     /* confirmations not queued (full, OOM): leases recover them */
-    int stats_interval_ms;   /* RPL_STATS period */
-    int replay_rate;         /* replays per second */
-    char **queue;            /* replay queue: envelope ids, FIFO ring */
-    size_t q_head;           /* index of the oldest id */
-    size_t q_count;          /* ids in the queue */
-    size_t q_cap;            /* allocated slots */
-    double tokens;           /* replay token bucket */
-    int64_t tokens_at_ms;    /* when tokens were last refilled (monotonic) */
-    uint64_t received;       /* messages received since start */
-    int64_t redrive_base_ms; /* first redrive delay, < 0 = off */
-    int64_t redrive_max_ms;  /* longest redrive delay */
-    int redrive_max;         /* failures before a dead letter waits for an operator */
-    int64_t retention_ms;    /* audit retention, 0 = keep forever */
-    int64_t next_expire_ms;  /* monotonic time of the next retention step */
-    cm_daemon_t *ops;        /* security policy, metrics and health, or NULL */
-    rp_metrics_t m;          /* metric handles (NULL without ops) */
+    rp_store_t *store;        /* audit trail and dead letters */
+    void *ctx;                /* ZeroMQ context */
+    void *events;             /* PULL, bound */
+    void *replay;             /* PUSH, bound */
+    void *control;            /* REP, bound, or NULL */
+    void *confirm;            /* PUB, bound, or NULL: delivery confirmations */
+    char **cf_tenant;         /* confirmations waiting for the next commit: topics */
+    char **cf_data;           /* ... their encoded bodies */
+    size_t *cf_size;          /* ... their sizes */
+    size_t cf_count;          /* confirmations waiting */
+    uint64_t cf_dropped;      /* confirmations not queued (full, OOM): leases recover them */
+    int stats_interval_ms;    /* RPL_STATS period */
+    int replay_rate;          /* replays per second */
+    char **queue;             /* replay queue: envelope ids, FIFO ring */
+    size_t q_head;            /* index of the oldest id */
+    size_t q_count;           /* ids in the queue */
+    size_t q_cap;             /* allocated slots */
+    double tokens;            /* replay token bucket */
+    int64_t tokens_at_ms;     /* when tokens were last refilled (monotonic) */
+    uint64_t received;        /* messages received since start */
+    int64_t redrive_base_ms;  /* first redrive delay, < 0 = off */
+    int64_t redrive_max_ms;   /* longest redrive delay */
+    int redrive_max;          /* failures before a dead letter waits for an operator */
+    int64_t retention_ms;     /* audit retention, 0 = keep forever */
+    int64_t next_expire_ms;   /* monotonic time of the next retention step */
+    cm_daemon_t *ops;         /* security policy, metrics and health, or NULL */
+    rp_metrics_t m;           /* metric handles (NULL without ops) */
     atomic_bool store_failed; /* a store write failed: unhealthy */
 };
 
@@ -95,21 +95,21 @@ s_ops_new (rp_daemon_t *self, const cm_config_t *cfg, char *err, size_t err_cap)
                                       "stage=\"replayer\"");
     for (int i = 0; i < CM_OUTCOME_COUNT; i++) {
         char labels[64];
-        snprintf (labels, sizeof labels, "outcome=\"%s\"", cm_outcome_name ((cm_outcome_t) i));
-        h->outcomes[i] = cm_metrics_counter (m, "events_total", "Pipeline events audited by outcome",
-                                             labels);
+        snprintf (labels, sizeof labels, "outcome=\"%s\"", cm_outcome_name ((cm_outcome_t)i));
+        h->outcomes[i] =
+            cm_metrics_counter (m, "events_total", "Pipeline events audited by outcome", labels);
     }
     h->bad_events = cm_metrics_counter (m, "errors_total", "Errors by class",
                                         "stage=\"replayer\",class=\"bad_event\"");
     h->dl_open = cm_metrics_gauge (m, "dead_letters_open", "Dead letters open now", NULL);
-    h->dl_created = cm_metrics_counter (m, "dead_letters_created_total", "Dead letters created",
-                                        NULL);
+    h->dl_created =
+        cm_metrics_counter (m, "dead_letters_created_total", "Dead letters created", NULL);
     h->replayed = cm_metrics_counter (m, "records_out_total", "Messages sent per stage",
                                       "stage=\"replayer\"");
     h->audit_expired =
         cm_metrics_counter (m, "audit_expired_total", "Audit entries removed by retention", NULL);
-    h->replay_queue = cm_metrics_gauge (m, "queue_depth", "Records waiting in a queue",
-                                        "queue=\"replay\"");
+    h->replay_queue =
+        cm_metrics_gauge (m, "queue_depth", "Records waiting in a queue", "queue=\"replay\"");
     cm_daemon_add_health (self->ops, s_health, self);
     return 0;
 }
@@ -122,14 +122,14 @@ s_metrics_update (rp_daemon_t *self)
         return;
     rp_stats_t st;
     rp_store_stats (self->store, &st);
-    cm_metric_set (self->m.received, (int64_t) self->received);
+    cm_metric_set (self->m.received, (int64_t)self->received);
     for (int i = 0; i < CM_OUTCOME_COUNT; i++)
-        cm_metric_set (self->m.outcomes[i], (int64_t) st.outcomes[i]);
-    cm_metric_set (self->m.bad_events, (int64_t) st.bad_events);
-    cm_metric_set (self->m.dl_open, (int64_t) st.dl_open);
-    cm_metric_set (self->m.dl_created, (int64_t) st.dl_created);
-    cm_metric_set (self->m.replayed, (int64_t) st.replayed);
-    cm_metric_set (self->m.replay_queue, (int64_t) self->q_count);
+        cm_metric_set (self->m.outcomes[i], (int64_t)st.outcomes[i]);
+    cm_metric_set (self->m.bad_events, (int64_t)st.bad_events);
+    cm_metric_set (self->m.dl_open, (int64_t)st.dl_open);
+    cm_metric_set (self->m.dl_created, (int64_t)st.dl_created);
+    cm_metric_set (self->m.replayed, (int64_t)st.replayed);
+    cm_metric_set (self->m.replay_queue, (int64_t)self->q_count);
     cm_metric_set (self->m.audit_expired, (int64_t)st.audit_expired);
 }
 
@@ -184,8 +184,8 @@ rp_daemon_new (const rp_daemon_config_t *cfg, char *err, size_t err_cap)
             goto fail;
     }
     if (cfg->confirm_endpoint && *cfg->confirm_endpoint) {
-        self->confirm = cm_zsock_new (self->ctx, ZMQ_PUB, cfg->confirm_endpoint, true, cfg->hwm,
-                                      0, err, err_cap);
+        self->confirm = cm_zsock_new (self->ctx, ZMQ_PUB, cfg->confirm_endpoint, true, cfg->hwm, 0,
+                                      err, err_cap);
         if (!self->confirm)
             goto fail;
         self->cf_tenant = calloc (RP_CONFIRM_MAX, sizeof *self->cf_tenant);
@@ -774,8 +774,7 @@ rp_daemon_run (rp_daemon_t *self)
             if (drain_events (self, RP_BURST_MAX) < 0)
                 goto out;
         }
-        if ((rp_store_pending (self->store) > 0 || self->cf_count > 0) &&
-            commit (self, false) != 0)
+        if ((rp_store_pending (self->store) > 0 || self->cf_count > 0) && commit (self, false) != 0)
             goto out;
         if (nitems > 1 && (items[1].revents & ZMQ_POLLIN))
             serve_control (self);

@@ -90,15 +90,15 @@ typedef struct {
 /*  Counters, persisted with every commit. */
 typedef struct {
     uint64_t outcomes[CM_OUTCOME_COUNT]; /* events by cm_outcome_t */
-    uint64_t bad_events;  /* messages that did not decode */
-    uint64_t dl_open;     /* dead letters open now */
-    uint64_t dl_created;  /* dead letters created */
-    uint64_t dl_updated;  /* repeated failures of an open dead letter */
-    uint64_t dl_resolved; /* dead letters cleared by a later LOADED */
-    uint64_t dl_purged;   /* dead letters purged by an operator */
-    uint64_t replayed;    /* envelopes re-fed on the replay socket */
-    uint64_t audit;       /* audit entries written */
-    uint64_t audit_expired; /* audit entries removed by the retention sweep */
+    uint64_t bad_events;                 /* messages that did not decode */
+    uint64_t dl_open;                    /* dead letters open now */
+    uint64_t dl_created;                 /* dead letters created */
+    uint64_t dl_updated;                 /* repeated failures of an open dead letter */
+    uint64_t dl_resolved;                /* dead letters cleared by a later LOADED */
+    uint64_t dl_purged;                  /* dead letters purged by an operator */
+    uint64_t replayed;                   /* envelopes re-fed on the replay socket */
+    uint64_t audit;                      /* audit entries written */
+    uint64_t audit_expired;              /* audit entries removed by the retention sweep */
 } rp_stats_t;
 
 /*  Filters for dead letters; NULL / 0 members match everything. */

@@ -3,7 +3,7 @@
 set -euo pipefail
 pkgs=(build-essential pkg-config libzmq3-dev libmsgpack-dev libcjson-dev librocksdb-dev
       libcurl4-openssl-dev libsodium-dev libmicrohttpd-dev libcmocka-dev clang
-      libclang-rt-14-dev libjemalloc-dev curl jq procps)
+      clang-format libclang-rt-14-dev libjemalloc-dev curl jq procps)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -13,33 +13,32 @@
 #include <unistd.h>
 
 struct sim_server_t {
-    struct MHD_Daemon *daemon;  /* the HTTP daemon */
-    sim_handler_fn *fn;         /* request handler */
-    void *arg;                  /* its argument */
-    char host[64];              /* bound host text */
-    int port;                   /* bound port */
+    struct MHD_Daemon *daemon; /* the HTTP daemon */
+    sim_handler_fn *fn;        /* request handler */
+    void *arg;                 /* its argument */
+    char host[64];             /* bound host text */
+    int port;                  /* bound port */
 };
 
 /* Per-request state while the body arrives. */
 typedef struct {
-    char *body;      /* collected body */
-    size_t len;      /* bytes collected */
-    size_t cap;      /* allocated */
-    int too_big;     /* body exceeded SIM_HTTP_MAX_BODY */
+    char *body;  /* collected body */
+    size_t len;  /* bytes collected */
+    size_t cap;  /* allocated */
+    int too_big; /* body exceeded SIM_HTTP_MAX_BODY */
 } upload_t;
 
 const char *
 sim_request_header (const sim_request_t *req, const char *name)
 {
-    return MHD_lookup_connection_value ((struct MHD_Connection *) req->conn, MHD_HEADER_KIND,
-                                        name);
+    return MHD_lookup_connection_value ((struct MHD_Connection *)req->conn, MHD_HEADER_KIND, name);
 }
 
 const char *
 sim_request_arg (const sim_request_t *req, const char *name)
 {
-    return MHD_lookup_connection_value ((struct MHD_Connection *) req->conn,
-                                        MHD_GET_ARGUMENT_KIND, name);
+    return MHD_lookup_connection_value ((struct MHD_Connection *)req->conn, MHD_GET_ARGUMENT_KIND,
+                                        name);
 }
 
 void
@@ -100,22 +99,21 @@ static enum MHD_Result
 send_response (struct MHD_Connection *conn, sim_response_t *resp)
 {
     struct MHD_Response *r = MHD_create_response_from_buffer (
-        resp->body_len, resp->body ? resp->body : (void *) "", MHD_RESPMEM_MUST_COPY);
+        resp->body_len, resp->body ? resp->body : (void *)"", MHD_RESPMEM_MUST_COPY);
     if (!r)
         return MHD_NO;
     if (resp->body_len > 0 || resp->status != 204)
         MHD_add_response_header (r, "Content-Type", resp->content_type);
     for (int i = 0; i < resp->header_count; i++)
         MHD_add_response_header (r, resp->header_names[i], resp->header_values[i]);
-    enum MHD_Result ret = MHD_queue_response (conn, (unsigned) resp->status, r);
+    enum MHD_Result ret = MHD_queue_response (conn, (unsigned)resp->status, r);
     MHD_destroy_response (r);
     return ret;
 }
 
 static enum MHD_Result
 on_request (void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-            const char *version, const char *upload_data, size_t *upload_data_size,
-            void **con_cls)
+            const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
     sim_server_t *self = cls;
     upload_t *up = *con_cls;
@@ -151,7 +149,8 @@ on_request (void *cls, struct MHD_Connection *conn, const char *url, const char 
     sim_response_t resp = {.status = 200};
     snprintf (resp.content_type, sizeof resp.content_type, "application/json;charset=UTF-8");
     if (up->too_big) {
-        const char *msg = "[{\"message\":\"request body too large\",\"errorCode\":\"BAD_REQUEST\"}]";
+        const char *msg =
+            "[{\"message\":\"request body too large\",\"errorCode\":\"BAD_REQUEST\"}]";
         sim_response_body (&resp, 413, "application/json;charset=UTF-8", msg, strlen (msg));
     } else {
         sim_request_t req = {.method = method,
@@ -183,11 +182,11 @@ sim_server_new (const char *listen, sim_handler_fn *fn, void *arg, char *err, si
 {
     char host[64];
     const char *colon = strrchr (listen, ':');
-    if (!colon || colon == listen || (size_t) (colon - listen) >= sizeof host) {
+    if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof host) {
         snprintf (err, err_cap, "--listen '%s': expected HOST:PORT", listen);
         return NULL;
     }
-    memcpy (host, listen, (size_t) (colon - listen));
+    memcpy (host, listen, (size_t)(colon - listen));
     host[colon - listen] = '\0';
     char *end;
     long port = strtol (colon + 1, &end, 10);
@@ -195,9 +194,9 @@ sim_server_new (const char *listen, sim_handler_fn *fn, void *arg, char *err, si
         snprintf (err, err_cap, "--listen '%s': bad port", listen);
         return NULL;
     }
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons ((uint16_t) port)};
-    if (inet_pton (AF_INET, strcmp (host, "localhost") == 0 ? "127.0.0.1" : host, &sa.sin_addr)
-        != 1) {
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons ((uint16_t)port)};
+    if (inet_pton (AF_INET, strcmp (host, "localhost") == 0 ? "127.0.0.1" : host, &sa.sin_addr) !=
+        1) {
         snprintf (err, err_cap, "--listen '%s': host must be an IPv4 address", listen);
         return NULL;
     }
@@ -219,16 +218,17 @@ sim_server_new (const char *listen, sim_handler_fn *fn, void *arg, char *err, si
     snprintf (self->host, sizeof self->host, "%s", host);
     self->daemon = MHD_start_daemon (
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0,
-        NULL, NULL, on_request, self, MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &sa,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned) 512, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 120, MHD_OPTION_END);
+        NULL, NULL, on_request, self, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned)512,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
     if (!self->daemon) {
         snprintf (err, err_cap, "cannot listen on %s (address in use or not allowed)", listen);
         free (self);
         return NULL;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info (self->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    self->port = info ? (int) info->port : (int) port;
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info (self->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    self->port = info ? (int)info->port : (int)port;
     return self;
 }
 

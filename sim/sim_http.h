@@ -9,27 +9,27 @@
 
 #include <cjson/cJSON.h>
 
-#define SIM_HTTP_MAX_BODY (160u * 1024 * 1024) /* larger request bodies get 413 */
+#define SIM_HTTP_MAX_BODY    (160u * 1024 * 1024) /* larger request bodies get 413 */
 #define SIM_HTTP_MAX_HEADERS 8
 
 typedef struct sim_server_t sim_server_t;
 
 typedef struct {
-    const char *method;  /* "GET", "PATCH", ... */
-    const char *path;    /* URL path, decoded, without the query */
-    const char *body;    /* request body, NUL-terminated ("" when none) */
-    size_t body_len;     /* its length */
-    void *conn;          /* the MHD connection (for sim_request_header/arg) */
+    const char *method; /* "GET", "PATCH", ... */
+    const char *path;   /* URL path, decoded, without the query */
+    const char *body;   /* request body, NUL-terminated ("" when none) */
+    size_t body_len;    /* its length */
+    void *conn;         /* the MHD connection (for sim_request_header/arg) */
 } sim_request_t;
 
 typedef struct {
-    int status;                                 /* HTTP status, 200 unless set */
-    char *body;                                 /* malloc'd body or NULL */
-    size_t body_len;                            /* its length */
-    char content_type[64];                      /* "application/json;charset=UTF-8" default */
-    char *header_names[SIM_HTTP_MAX_HEADERS];   /* extra headers (malloc'd) */
-    char *header_values[SIM_HTTP_MAX_HEADERS];  /* their values (malloc'd) */
-    int header_count;                           /* number of extra headers */
+    int status;                                /* HTTP status, 200 unless set */
+    char *body;                                /* malloc'd body or NULL */
+    size_t body_len;                           /* its length */
+    char content_type[64];                     /* "application/json;charset=UTF-8" default */
+    char *header_names[SIM_HTTP_MAX_HEADERS];  /* extra headers (malloc'd) */
+    char *header_values[SIM_HTTP_MAX_HEADERS]; /* their values (malloc'd) */
+    int header_count;                          /* number of extra headers */
 } sim_response_t;
 
 /*  Called once per complete request. */

@@ -71,8 +71,24 @@ run_integration () {
     done
 }
 
+# run_format: the C sources and headers are as .clang-format says (make format fixes them)
+run_format () {
+    local log="$logdir/format.log" out="$logdir/format.out" t0=$SECONDS
+    {
+        echo "1..1"
+        if make --no-print-directory -s format-check >"$out" 2>&1; then
+            echo "ok - every C source and header is clang-formatted (.clang-format)"
+        else
+            echo "not ok - clang-format wants $(grep -c 'error:' "$out") changes: run make format"
+            grep -m5 'error:' "$out" | sed 's/^/#   /'
+        fi
+    } >"$log"
+    count format "$log" 0 $((SECONDS - t0))
+}
+
 start=$(date +%s)
 if [ "$what" = all ] || [ "$what" = unit ]; then
+    [[ -z "${ONLY:-}" || format =~ $ONLY ]] && run_format
     run_unit "${B:-build}/tests" unit
     run_unit "${BSAN:-build/asan}/tests" unit-asan
 fi

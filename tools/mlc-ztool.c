@@ -151,7 +151,7 @@ cmd_sink (void *ctx, const char *endpoint, int argc, char **argv)
     while (got < count && !cm_signal_stop_requested ()) {
         char *data = NULL;
         size_t size = 0;
-        int rc = cm_zsock_recv (sock, &data, &size, (int) (timeout_s * 1000));
+        int rc = cm_zsock_recv (sock, &data, &size, (int)(timeout_s * 1000));
         if (rc <= 0)
             break;
         cm_envelope_t *env = cm_envelope_decode (data, size, err, sizeof err);

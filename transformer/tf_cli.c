@@ -557,10 +557,10 @@ tf_cli_bench (const tf_cli_options_t *opts)
                 "written, %llu unchanged writes skipped, %llu batch commits; cache and filter "
                 "%.1f MiB\n",
                 (unsigned long long)ms.hits, (unsigned long long)ms.misses,
-                (unsigned long long)ms.filtered,
-                (unsigned long long)ms.evictions, (unsigned long long)ms.resets,
-                (unsigned long long)ms.writes, (unsigned long long)ms.writes_skipped,
-                (unsigned long long)ms.commits, (double)ms.bytes / (1024.0 * 1024.0));
+                (unsigned long long)ms.filtered, (unsigned long long)ms.evictions,
+                (unsigned long long)ms.resets, (unsigned long long)ms.writes,
+                (unsigned long long)ms.writes_skipped, (unsigned long long)ms.commits,
+                (double)ms.bytes / (1024.0 * 1024.0));
     }
     if (atomic_load (&sink.loads) != st.transformed || st.bad || st.unsent) {
         fprintf (stderr, "--bench: messages were lost\n");

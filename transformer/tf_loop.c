@@ -46,24 +46,24 @@ typedef struct {
 } tf_batch_t;
 
 struct tf_loop_t {
-    void *pull;                    /* extract socket, bound */
-    void *push;                    /* load socket, bound */
-    void *events;                  /* events socket, connected */
-    const tf_mapping_t *mapping;   /* borrowed */
-    const tf_memory_ops_t *mem;    /* borrowed, may be NULL */
-    tf_memory_ops_t mem_group;     /* mem without commit: the group commits once */
-    pending_t group[TF_GROUP_MAX]; /* messages handled, not yet sent on */
-    size_t group_count;            /* number of them */
-    int drain_ms;                  /* time allowed after a stop request */
-    int64_t stop_deadline;         /* mono ms when draining ends; -1 before a stop */
-    tf_stats_t stats;              /* counters */
-    bool store_failed;             /* a group's memory commit failed: stop */
-    size_t batch;                  /* envelopes per load message; <= 1: unbatched */
-    int flush_ms;                  /* idle input time that sends partial batches */
-    int max_wait_ms;               /* longest a record waits in a partial batch */
-    int64_t last_input_ms;         /* mono ms of the last message read */
+    void *pull;                         /* extract socket, bound */
+    void *push;                         /* load socket, bound */
+    void *events;                       /* events socket, connected */
+    const tf_mapping_t *mapping;        /* borrowed */
+    const tf_memory_ops_t *mem;         /* borrowed, may be NULL */
+    tf_memory_ops_t mem_group;          /* mem without commit: the group commits once */
+    pending_t group[TF_GROUP_MAX];      /* messages handled, not yet sent on */
+    size_t group_count;                 /* number of them */
+    int drain_ms;                       /* time allowed after a stop request */
+    int64_t stop_deadline;              /* mono ms when draining ends; -1 before a stop */
+    tf_stats_t stats;                   /* counters */
+    bool store_failed;                  /* a group's memory commit failed: stop */
+    size_t batch;                       /* envelopes per load message; <= 1: unbatched */
+    int flush_ms;                       /* idle input time that sends partial batches */
+    int max_wait_ms;                    /* longest a record waits in a partial batch */
+    int64_t last_input_ms;              /* mono ms of the last message read */
     tf_batch_t batches[TF_BATCHES_MAX]; /* held batches (slots with sobject set are in use) */
-    size_t batch_count;            /* slots in use */
+    size_t batch_count;                 /* slots in use */
 };
 
 tf_loop_t *

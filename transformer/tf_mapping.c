@@ -670,8 +670,8 @@ to_taken (const tf_route_t *route, const char *to)
 static int
 alts_parse (ctx_t *ctx, const cJSON *j, tf_field_t *f, const tf_route_t *route)
 {
-    static const char *const keys[] = {"sobject", "to", "external_id_field", "typed", "comment",
-                                       NULL};
+    static const char *const keys[] = {"sobject", "to",      "external_id_field",
+                                       "typed",   "comment", NULL};
     int n = cJSON_IsArray (j) ? cJSON_GetArraySize (j) : -1;
     if (n < 1 || n > TF_MAX_PARENT_ALTS)
         return fail (ctx, "parent 'alternatives' must be an array of 1 to %d objects",
@@ -708,9 +708,8 @@ alts_parse (ctx_t *ctx, const cJSON *j, tf_field_t *f, const tf_route_t *route)
 static int
 parent_parse (ctx_t *ctx, const cJSON *j, tf_field_t *f, const tf_route_t *route)
 {
-    static const char *const keys[] = {"sobject", "external_id_field", "key_template",
-                                       "typed",   "alternatives",      "comment",
-                                       NULL};
+    static const char *const keys[] = {
+        "sobject", "external_id_field", "key_template", "typed", "alternatives", "comment", NULL};
     if (!cJSON_IsObject (j))
         return fail (ctx, "'parent' must be an object with sobject, external_id_field, "
                           "key_template");

@@ -124,28 +124,28 @@ typedef struct {
 typedef enum { TF_MISS_REJECT, TF_MISS_KEEP, TF_MISS_EMPTY } tf_miss_t;
 
 typedef struct {
-    char *to;                 /* target field (or relationship name for TF_SRC_PARENT) */
-    tf_src_t src;             /* value source */
-    char *from;               /* TF_SRC_FROM: source property; TF_SRC_TARGET: target field */
-    tf_template_t tmpl;       /* TF_SRC_TEMPLATE: value; TF_SRC_PARENT: parent key */
-    char *const_text;         /* TF_SRC_CONST: the value as text */
-    tf_kind_t const_kind;     /* TF_SRC_CONST: its JSON kind */
-    tf_op_t *ops;             /* transforms, in order */
-    size_t op_count;          /* number of transforms */
-    char **lookup_keys;       /* lookup table keys */
-    char **lookup_values;     /* lookup table values */
-    size_t lookup_count;      /* number of entries */
-    tf_miss_t lookup_miss;    /* what a miss does */
-    char *default_text;       /* used when the value is empty, or NULL */
-    bool required;            /* empty after everything: reject */
-    bool omit_empty;          /* empty: leave the field out (true) or send null (false) */
-    bool merge_union;         /* multi-picklist: union with the values sent before */
-    tf_kind_t kind;           /* JSON kind of the result */
-    char *parent_sobject;     /* TF_SRC_PARENT: parent sObject */
-    char *parent_field;       /* TF_SRC_PARENT: parent's external-ID field */
-    bool parent_typed;        /* TF_SRC_PARENT: add "attributes":{"type":...} (polymorphic) */
-    bool parent_may_be_alias; /* TF_SRC_PARENT: some route with a match key targets the
-                                 parent sObject, so the parent key may be an alias */
+    char *to;                     /* target field (or relationship name for TF_SRC_PARENT) */
+    tf_src_t src;                 /* value source */
+    char *from;                   /* TF_SRC_FROM: source property; TF_SRC_TARGET: target field */
+    tf_template_t tmpl;           /* TF_SRC_TEMPLATE: value; TF_SRC_PARENT: parent key */
+    char *const_text;             /* TF_SRC_CONST: the value as text */
+    tf_kind_t const_kind;         /* TF_SRC_CONST: its JSON kind */
+    tf_op_t *ops;                 /* transforms, in order */
+    size_t op_count;              /* number of transforms */
+    char **lookup_keys;           /* lookup table keys */
+    char **lookup_values;         /* lookup table values */
+    size_t lookup_count;          /* number of entries */
+    tf_miss_t lookup_miss;        /* what a miss does */
+    char *default_text;           /* used when the value is empty, or NULL */
+    bool required;                /* empty after everything: reject */
+    bool omit_empty;              /* empty: leave the field out (true) or send null (false) */
+    bool merge_union;             /* multi-picklist: union with the values sent before */
+    tf_kind_t kind;               /* JSON kind of the result */
+    char *parent_sobject;         /* TF_SRC_PARENT: parent sObject */
+    char *parent_field;           /* TF_SRC_PARENT: parent's external-ID field */
+    bool parent_typed;            /* TF_SRC_PARENT: add "attributes":{"type":...} (polymorphic) */
+    bool parent_may_be_alias;     /* TF_SRC_PARENT: some route with a match key targets the
+                                     parent sObject, so the parent key may be an alias */
     tf_parent_alt_t *parent_alts; /* TF_SRC_PARENT: other sObjects the parent may have been
                                      sent as (tf_memory knows), each with its relationship */
     size_t parent_alt_count;      /* number of them */

@@ -29,7 +29,8 @@ typedef struct {
     uint64_t bytes;          /* memory held by the cache (table and slab) and the filter */
 } tf_memory_stats_t;
 
-#define TF_MEMORY_CACHE_ENTRIES 131072 /* default cache capacity, keys (about 12 MB, at most 34) */
+/* default cache capacity, keys (about 12 MB, at most 34) */
+#define TF_MEMORY_CACHE_ENTRIES 131072
 
 /*  Opens (creating) the memory at directory path. NULL with a message naming the path in
     err. */

@@ -8,15 +8,15 @@
 #include "cm_log.h"
 
 struct tf_ops_t {
-    tf_loop_t *loop;       /* the loop whose counters are sampled (borrowed) */
-    cm_metric_t *in;       /* records received */
-    cm_metric_t *out;      /* records sent to the loaders */
-    cm_metric_t *skipped;  /* records a skip route dropped */
-    cm_metric_t *rejected; /* errors: rejected (dead letters) */
-    cm_metric_t *bad;      /* errors: messages that did not decode */
-    cm_metric_t *unsent;   /* errors: given up at shutdown */
-    cm_metric_t *store;    /* errors: memory commits that failed */
-    tf_memory_ops_t mem;   /* the memory's original callbacks */
+    tf_loop_t *loop;          /* the loop whose counters are sampled (borrowed) */
+    cm_metric_t *in;          /* records received */
+    cm_metric_t *out;         /* records sent to the loaders */
+    cm_metric_t *skipped;     /* records a skip route dropped */
+    cm_metric_t *rejected;    /* errors: rejected (dead letters) */
+    cm_metric_t *bad;         /* errors: messages that did not decode */
+    cm_metric_t *unsent;      /* errors: given up at shutdown */
+    cm_metric_t *store;       /* errors: memory commits that failed */
+    tf_memory_ops_t mem;      /* the memory's original callbacks */
     atomic_bool store_failed; /* the last commit failed */
 };
 
@@ -31,8 +31,8 @@ s_merge_union (void *arg, const char *sobject, const char *ext_id, const char *f
 }
 
 static int
-s_match (void *arg, const char *sobject, const char *match, const char *entity,
-         const char *own_key, char **account)
+s_match (void *arg, const char *sobject, const char *match, const char *entity, const char *own_key,
+         char **account)
 {
     tf_ops_t *self = arg;
     return self->mem.match (self->mem.arg, sobject, match, entity, own_key, account);
@@ -90,12 +90,12 @@ s_sample (void *arg)
         return;
     tf_stats_t s;
     tf_loop_stats (self->loop, &s);
-    cm_metric_set (self->in, (int64_t) s.received);
-    cm_metric_set (self->out, (int64_t) s.transformed);
-    cm_metric_set (self->skipped, (int64_t) s.skipped);
-    cm_metric_set (self->rejected, (int64_t) s.rejected);
-    cm_metric_set (self->bad, (int64_t) s.bad);
-    cm_metric_set (self->unsent, (int64_t) s.unsent);
+    cm_metric_set (self->in, (int64_t)s.received);
+    cm_metric_set (self->out, (int64_t)s.transformed);
+    cm_metric_set (self->skipped, (int64_t)s.skipped);
+    cm_metric_set (self->rejected, (int64_t)s.rejected);
+    cm_metric_set (self->bad, (int64_t)s.bad);
+    cm_metric_set (self->unsent, (int64_t)s.unsent);
 }
 
 tf_ops_t *
@@ -110,8 +110,8 @@ tf_ops_new (cm_daemon_t *daemon, tf_loop_t *loop, tf_memory_ops_t *mem, int peer
                                    "stage=\"transformer\"");
     self->out = cm_metrics_counter (m, "records_out_total", "Records sent on per stage",
                                     "stage=\"transformer\"");
-    self->skipped = cm_metrics_counter (m, "records_skipped_total",
-                                        "Records a skip route dropped", NULL);
+    self->skipped =
+        cm_metrics_counter (m, "records_skipped_total", "Records a skip route dropped", NULL);
     self->rejected = cm_metrics_counter (m, "errors_total", "Errors by class",
                                          "stage=\"transformer\",class=\"rejected\"");
     self->bad = cm_metrics_counter (m, "errors_total", "Errors by class",
@@ -132,8 +132,8 @@ tf_ops_new (cm_daemon_t *daemon, tf_loop_t *loop, tf_memory_ops_t *mem, int peer
         cm_warn ("TRF_PEERS_UNWATCHED", "reason=\"cannot monitor the ZeroMQ sockets\"");
     if (mem) {
         self->mem = *mem;
-        *mem = (tf_memory_ops_t){s_merge_union, s_match,    s_resolve, s_remember,
-                                 s_sobject_of,  s_commit,   self};
+        *mem = (tf_memory_ops_t){s_merge_union, s_match,  s_resolve, s_remember,
+                                 s_sobject_of,  s_commit, self};
     }
     return self;
 }

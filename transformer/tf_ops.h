@@ -15,11 +15,10 @@
 typedef struct tf_ops_t tf_ops_t;
 
 /*  Registers the metrics, the sampler and the health checks. loop (may be NULL: no loop
-    counters, no peers watched) must outlive the daemon. mem, when not NULL, is the memory's callback table the
-    loop borrowed: its entries are replaced in place by wrappers that forward to the original
-    ones (so call this before the loop runs). NULL on OOM (mem is then unchanged). */
-tf_ops_t *tf_ops_new (cm_daemon_t *daemon, tf_loop_t *loop, tf_memory_ops_t *mem,
-                      int peer_grace_s);
+    counters, no peers watched) must outlive the daemon. mem, when not NULL, is the memory's
+   callback table the loop borrowed: its entries are replaced in place by wrappers that forward to
+   the original ones (so call this before the loop runs). NULL on OOM (mem is then unchanged). */
+tf_ops_t *tf_ops_new (cm_daemon_t *daemon, tf_loop_t *loop, tf_memory_ops_t *mem, int peer_grace_s);
 
 /*  Frees it (after cm_daemon_destroy); sets *self_p to NULL. Accepts NULL. */
 void tf_ops_destroy (tf_ops_t **self_p);

@@ -758,8 +758,8 @@ apply_parent (run_t *run, const tf_field_t *f)
             snprintf (r->code, sizeof r->code, "TRF_PARENT_PENDING");
             snprintf (r->field, sizeof r->field, "%s", f->to);
             snprintf (r->reason, sizeof r->reason,
-                      "field %s: parent %s has not been mapped yet (attempt %u of %d)", f->to,
-                      key, (unsigned)run->env->attempt, TF_DEFER_ATTEMPTS);
+                      "field %s: parent %s has not been mapped yet (attempt %u of %d)", f->to, key,
+                      (unsigned)run->env->attempt, TF_DEFER_ATTEMPTS);
             free (key);
             return TF_DEFER;
         }
@@ -776,10 +776,10 @@ apply_parent (run_t *run, const tf_field_t *f)
                 for (size_t i = 0; i < f->parent_alt_count && n < sizeof also; i++)
                     n += (size_t)snprintf (also + n, sizeof also - n, " or %s",
                                            f->parent_alts[i].sobject);
-                tf_status_t st = reject (
-                    r, "MAPPING_PARENT_TYPE", f->to,
-                    "field %s: parent %s was sent as sObject %s, not %s%s (%s)", f->to, key,
-                    kind, f->parent_sobject, also, source_label (f, label, sizeof label));
+                tf_status_t st =
+                    reject (r, "MAPPING_PARENT_TYPE", f->to,
+                            "field %s: parent %s was sent as sObject %s, not %s%s (%s)", f->to, key,
+                            kind, f->parent_sobject, also, source_label (f, label, sizeof label));
                 free (kind);
                 free (key);
                 return st;

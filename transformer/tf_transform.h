@@ -17,12 +17,12 @@
 #include "cm_envelope.h"
 #include "tf_mapping.h"
 
-#define TF_MAX_KEY 255 /* longest external-ID value (Salesforce text external ID) */
-#define TF_DEFER_ATTEMPTS 3 /* deliveries a record waits for an unknown parent's type */
+#define TF_MAX_KEY        255 /* longest external-ID value (Salesforce text external ID) */
+#define TF_DEFER_ATTEMPTS 3   /* deliveries a record waits for an unknown parent's type */
 
 typedef enum {
-    TF_OK,    /* target set in the envelope */
-    TF_SKIP,  /* a skip route matched: send nothing */
+    TF_OK,     /* target set in the envelope */
+    TF_SKIP,   /* a skip route matched: send nothing */
     TF_REJECT, /* the mapping cannot produce the record: dead-letter it */
     TF_DEFER   /* a parent with "alternatives" whose sObject the memory does not know yet
                   (its record is still on its way): send and report nothing, so the
@@ -67,7 +67,8 @@ typedef struct {
 
 /*  Applies the mapping to env. On TF_OK the envelope's target is set
     (cm_envelope_set_target). On TF_SKIP, TF_REJECT and TF_DEFER the envelope is unchanged
-    and result says why (TF_DEFER: code TRF_PARENT_PENDING). mem may be NULL (see tf_memory_ops_t). */
+    and result says why (TF_DEFER: code TRF_PARENT_PENDING). mem may be NULL (see tf_memory_ops_t).
+ */
 tf_status_t tf_transform_apply (const tf_mapping_t *mapping, cm_envelope_t *env,
                                 const tf_memory_ops_t *mem, tf_result_t *result);
 

@@ -104,7 +104,8 @@ test_metrics_health_and_sampler (void **state)
     for (int i = 0; i < 100 && !connected; i++) {
         usleep (50 * 1000);
         text = cm_metrics_render (cm_daemon_metrics (d));
-        connected = strstr (text, "mlc_peers_connected{process=\"unit\",peer=\"tester\"} 1\n") != NULL;
+        connected =
+            strstr (text, "mlc_peers_connected{process=\"unit\",peer=\"tester\"} 1\n") != NULL;
         free (text);
     }
     assert_true (connected);

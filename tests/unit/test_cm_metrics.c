@@ -16,7 +16,8 @@ static void
 test_register_and_render (void **state)
 {
     cm_metrics_t *m = cm_metrics_new ("loader");
-    cm_metric_t *ok = cm_metrics_counter (m, "records_out_total", "Records delivered", "class=\"ok\"");
+    cm_metric_t *ok =
+        cm_metrics_counter (m, "records_out_total", "Records delivered", "class=\"ok\"");
     cm_metric_t *bad =
         cm_metrics_counter (m, "records_out_total", "Records delivered", "class=\"failed\"");
     cm_metric_t *depth = cm_metrics_gauge (m, "queue_depth", "Records held", NULL);
@@ -35,7 +36,8 @@ test_register_and_render (void **state)
     assert_non_null (text);
     assert_non_null (strstr (text, "# TYPE mlc_records_out_total counter\n"));
     assert_non_null (strstr (text, "mlc_records_out_total{process=\"loader\",class=\"ok\"} 7\n"));
-    assert_non_null (strstr (text, "mlc_records_out_total{process=\"loader\",class=\"failed\"} 1\n"));
+    assert_non_null (
+        strstr (text, "mlc_records_out_total{process=\"loader\",class=\"failed\"} 1\n"));
     assert_non_null (strstr (text, "# TYPE mlc_queue_depth gauge\n"));
     assert_non_null (strstr (text, "mlc_queue_depth{process=\"loader\"} 40\n"));
     /* HELP/TYPE once per name */

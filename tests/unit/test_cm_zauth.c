@@ -42,7 +42,7 @@ test_plaintext_bind_rule (void **state)
         {"tcp://nocolon", private_ifaces, false},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        bool got = cm_zauth_plaintext_bind_ok (cases[i].ep, (const char *const *) cases[i].ifaces);
+        bool got = cm_zauth_plaintext_bind_ok (cases[i].ep, (const char *const *)cases[i].ifaces);
         if (got != cases[i].ok)
             fail_msg ("%s: expected %d", cases[i].ep, cases[i].ok);
     }
@@ -77,7 +77,8 @@ test_config_errors (void **state)
     assert_null (strstr (err, sec)); /* the secret never shows */
     cm_config_destroy (&cfg);
 
-    snprintf (json, sizeof json, "{\"zmq\":{\"curve_secret_key\":\"short\",\"curve_server_key\":\"%s\"}}", pub);
+    snprintf (json, sizeof json,
+              "{\"zmq\":{\"curve_secret_key\":\"short\",\"curve_server_key\":\"%s\"}}", pub);
     cfg = config_with (json);
     assert_null (cm_zauth_new (ctx, cfg, err, sizeof err));
     assert_non_null (strstr (err, "zmq.curve_secret_key"));
@@ -85,7 +86,8 @@ test_config_errors (void **state)
 
     snprintf (json, sizeof json,
               "{\"zmq\":{\"curve_secret_key\":\"%s\",\"curve_server_key\":\"%s\","
-              "\"curve_clients\":\"%s, nonsense\"}}", sec, pub, pub);
+              "\"curve_clients\":\"%s, nonsense\"}}",
+              sec, pub, pub);
     cfg = config_with (json);
     assert_null (cm_zauth_new (ctx, cfg, err, sizeof err));
     assert_non_null (strstr (err, "entry 2"));
@@ -104,7 +106,8 @@ test_config_errors (void **state)
     void *sock = zmq_socket (ctx, ZMQ_PULL);
     assert_int_equal (cm_zauth_apply (auth, sock, "tcp://8.8.8.8:5551", true, err, sizeof err), -1);
     assert_non_null (strstr (err, "zmq.allow_plaintext"));
-    assert_int_equal (cm_zauth_apply (auth, sock, "tcp://127.0.0.1:5551", true, err, sizeof err), 0);
+    assert_int_equal (cm_zauth_apply (auth, sock, "tcp://127.0.0.1:5551", true, err, sizeof err),
+                      0);
     assert_int_equal (cm_zauth_apply (auth, sock, "tcp://8.8.8.8:5551", false, err, sizeof err), 0);
     cm_zauth_destroy (&auth);
     cm_config_destroy (&cfg);
@@ -152,7 +155,8 @@ test_curve_handshakes (void **state)
 
     snprintf (json, sizeof json,
               "{\"zmq\":{\"curve_secret_key\":\"%s\",\"curve_server_key\":\"%s\","
-              "\"curve_clients\":\"%s\"}}", srv_sec, srv_pub, cli_pub);
+              "\"curve_clients\":\"%s\"}}",
+              srv_sec, srv_pub, cli_pub);
     cm_config_t *scfg = config_with (json);
     cm_zauth_t *server = cm_zauth_new (sctx, scfg, err, sizeof err);
     assert_non_null (server);
@@ -164,13 +168,15 @@ test_curve_handshakes (void **state)
     size_t len = sizeof endpoint;
     zmq_getsockopt (pull, ZMQ_LAST_ENDPOINT, endpoint, &len);
 
-    snprintf (json, sizeof json, "{\"zmq\":{\"curve_secret_key\":\"%s\",\"curve_server_key\":\"%s\"}}",
-              cli_sec, srv_pub);
+    snprintf (json, sizeof json,
+              "{\"zmq\":{\"curve_secret_key\":\"%s\",\"curve_server_key\":\"%s\"}}", cli_sec,
+              srv_pub);
     cm_config_t *ccfg = config_with (json);
     cm_zauth_t *client = cm_zauth_new (cctx, ccfg, err, sizeof err);
     assert_non_null (client);
-    snprintf (json, sizeof json, "{\"zmq\":{\"curve_secret_key\":\"%s\",\"curve_server_key\":\"%s\"}}",
-              bad_sec, srv_pub);
+    snprintf (json, sizeof json,
+              "{\"zmq\":{\"curve_secret_key\":\"%s\",\"curve_server_key\":\"%s\"}}", bad_sec,
+              srv_pub);
     cm_config_t *bcfg = config_with (json);
     cm_zauth_t *stranger = cm_zauth_new (cctx, bcfg, err, sizeof err);
     assert_non_null (stranger);

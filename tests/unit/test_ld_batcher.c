@@ -512,8 +512,8 @@ s_add_org (ld_batcher_t *b, const char *tenant, long org, const char *ext_id, co
     char payload[200];
     snprintf (payload, sizeof payload, "{\"Name\":\"%s\",\"CloudSuite_Key__c\":\"%s\"}", name,
               ext_id);
-    assert_int_equal (
-        cm_envelope_set_target (env, "Account", "CloudSuite_Key__c", ext_id, payload), 0);
+    assert_int_equal (cm_envelope_set_target (env, "Account", "CloudSuite_Key__c", ext_id, payload),
+                      0);
     char *bytes = strdup (ext_id);
     ld_item_t *item = ld_item_new (&env, &bytes, strlen (ext_id), now);
     assert_non_null (item);

@@ -140,8 +140,8 @@ outcome_event (const char *tenant, const char *key, cm_outcome_t out, char *hash
     cm_envelope_t *env = cm_envelope_new (tenant, "vendor", key);
     assert_int_equal (cm_envelope_add_field (env, "VendNum", key), 0);
     cm_envelope_compute_hash (env);
-    cm_event_t *ev = cm_event_new (out == CM_OUTCOME_LOADED ? CM_STAGE_LOAD : CM_STAGE_TRANSFORM,
-                                   out, env);
+    cm_event_t *ev =
+        cm_event_new (out == CM_OUTCOME_LOADED ? CM_STAGE_LOAD : CM_STAGE_TRANSFORM, out, env);
     if (out == CM_OUTCOME_LOADED)
         assert_int_equal (cm_event_set_str (ev, &ev->sf_id, "001000000000001AAA"), 0);
     char *data = NULL;

@@ -385,16 +385,39 @@ test_payload_scan (void **state)
     }
     //  Anything else is refused with a reason, whatever cJSON would have let through
     const char *bad[] = {
-        "{\"a\":01}",        "{\"a\":1.}",       "{\"a\":.5}",          "{\"a\":+1}",
-        "{\"a\":1e}",        "{\"a\":tru}",      "{\"a\":NaN}",         "{\"a\":'x'}",
-        "{a:1}",             "{\"a\" 1}",        "{\"a\":1,}",          "{,}",
-        "{\"a\":[1,]}",      "{\"a\":[1 2]}",    "{\"a\":\"\\x\"}",     "{\"a\":\"\\u12G4\"}",
-        "{\"a\":\"\\u12\"}", "{\"a\":\"b\tc\"}", "{\"a\":1}\x0b",       "\x0c{\"a\":1}",
-        "{\"a\":1}}",        "{\"a\":\"x",       "{\"a\":\"x\\",        "{\"a\":",
+        "{\"a\":01}",
+        "{\"a\":1.}",
+        "{\"a\":.5}",
+        "{\"a\":+1}",
+        "{\"a\":1e}",
+        "{\"a\":tru}",
+        "{\"a\":NaN}",
+        "{\"a\":'x'}",
+        "{a:1}",
+        "{\"a\" 1}",
+        "{\"a\":1,}",
+        "{,}",
+        "{\"a\":[1,]}",
+        "{\"a\":[1 2]}",
+        "{\"a\":\"\\x\"}",
+        "{\"a\":\"\\u12G4\"}",
+        "{\"a\":\"\\u12\"}",
+        "{\"a\":\"b\tc\"}",
+        "{\"a\":1}\x0b",
+        "\x0c{\"a\":1}",
+        "{\"a\":1}}",
+        "{\"a\":\"x",
+        "{\"a\":\"x\\",
+        "{\"a\":",
         "{\"att\\u0072ibutes\":{}}",
         //  Not UTF-8, or an escaped surrogate without its other half
-        "{\"a\":\"caf\xe9\"}", "{\"a\":\"\xff\"}", "{\"\xc3\":1}", "{\"a\":\"\xed\xa0\x80\"}",
-        "{\"a\":\"\\uD888x\"}", "{\"a\":\"\\uDE00\"}", "{\"a\":\"\\uD83D\\u0041\"}",
+        "{\"a\":\"caf\xe9\"}",
+        "{\"a\":\"\xff\"}",
+        "{\"\xc3\":1}",
+        "{\"a\":\"\xed\xa0\x80\"}",
+        "{\"a\":\"\\uD888x\"}",
+        "{\"a\":\"\\uDE00\"}",
+        "{\"a\":\"\\uD83D\\u0041\"}",
         "{\"a\":\"\\uD83D\"}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -438,8 +461,8 @@ test_payload_scan (void **state)
     assert_int_equal (sf_collections_payload_scan (VENDOR_1, &parent, err, sizeof err), 0);
     assert_null (parent);
     parent = (char *)1;
-    assert_int_equal (sf_collections_payload_scan ("{\"A\":{\"K\":\"v\"}", &parent, err, sizeof err),
-                      -1);
+    assert_int_equal (
+        sf_collections_payload_scan ("{\"A\":{\"K\":\"v\"}", &parent, err, sizeof err), -1);
     assert_null (parent);
 
     //  A checked payload is spliced as it is, without a second check

@@ -1,8 +1,8 @@
 /*  Unit tests for tf_loop over real ZeroMQ ipc:// sockets in a temporary directory: a
     vendor goes through to the load socket with a "transformed" event; a corrupt message is
     counted and dropped; an unmappable record is reported "rejected" with its exact bytes;
-    a skipped record produces only a "skipped" event; at shutdown with no loader the record is handed to
-    the dead-letter store instead of being lost. Run from the repository root. */
+    a skipped record produces only a "skipped" event; at shutdown with no loader the record is
+   handed to the dead-letter store instead of being lost. Run from the repository root. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -89,8 +89,8 @@ fixture_close (fixture_t *f)
 
 /*  An encoded envelope of entity/key with three source fields (malloc'd). */
 static char *
-envelope_bytes (const char *entity, const char *key, const char *f1, const char *v1,
-                const char *f2, const char *v2, const char *f3, const char *v3, size_t *size)
+envelope_bytes (const char *entity, const char *key, const char *f1, const char *v1, const char *f2,
+                const char *v2, const char *f3, const char *v3, size_t *size)
 {
     cm_envelope_t *env = cm_envelope_new ("ACME_PRD", entity, key);
     assert_non_null (env);

@@ -198,9 +198,9 @@ static const broken_t s_broken[] = {
              "\"key_template\":\"{C}\",\"kind\":1}}"),
      "m.json: entity 'vendor', field 'A__r': unknown key 'kind' in parent (allowed: sobject, "
      "external_id_field, key_template, typed, alternatives, comment)"},
-    //  parent alternatives
+//  parent alternatives
 #define PARENT_ALTS(x)                                                                             \
-    FIELDS ("{\"to\":\"N\",\"from\":\"N\"},{\"to\":\"A__r\",\"parent\":{\"sobject\":\"Account\","   \
+    FIELDS ("{\"to\":\"N\",\"from\":\"N\"},{\"to\":\"A__r\",\"parent\":{\"sobject\":\"Account\","  \
             "\"external_id_field\":\"K\",\"key_template\":\"{C}\",\"alternatives\":" x "}}")
     {PARENT_ALTS ("[]"),
      "m.json: entity 'vendor', field 'A__r': parent 'alternatives' must be an array of 1 to 4 "
@@ -208,7 +208,8 @@ static const broken_t s_broken[] = {
     {PARENT_ALTS ("[\"Contact\"]"),
      "m.json: entity 'vendor', field 'A__r': each parent alternative must be an object with "
      "sobject and to"},
-    {PARENT_ALTS ("[{\"sobject\":\"Contact\"}]"), "m.json: entity 'vendor', field 'A__r': missing 'to'"},
+    {PARENT_ALTS ("[{\"sobject\":\"Contact\"}]"),
+     "m.json: entity 'vendor', field 'A__r': missing 'to'"},
     {PARENT_ALTS ("[{\"sobject\":\"Contact\",\"to\":\"C__r\",\"key_template\":\"{C}\"}]"),
      "m.json: entity 'vendor', field 'A__r': unknown key 'key_template' in parent alternative "
      "(allowed: sobject, to, external_id_field, typed, comment)"},

@@ -92,7 +92,7 @@ test_key_filter (void **state)
         free (s);
     }
     tf_memory_stats (f->mem, &st);
-    assert_true (st.misses >= 200); //  the stored keys were read (a small cache: evicted)
+    assert_true (st.misses >= 200);   //  the stored keys were read (a small cache: evicted)
     assert_true (st.filtered >= 190); //  the new ones (but for a few false positives) not
 }
 

@@ -247,8 +247,8 @@ check_picklist (problems_t *p, const char *where, const tf_field_t *f, const cJS
 
 /*  One parent reference: relationship `to` refers to sobject by its external ID field. */
 static void
-check_ref (problems_t *p, const char *where, const char *to, const char *sobject,
-           const char *field, bool typed, const cJSON *object, const cJSON *schema)
+check_ref (problems_t *p, const char *where, const char *to, const char *sobject, const char *field,
+           bool typed, const cJSON *object, const cJSON *schema)
 {
     const cJSON *ref = schema_field (object, to, "relationshipName");
     if (!ref || strcmp (fstr (ref, "type"), "reference") != 0) {
@@ -284,8 +284,9 @@ check_parent (problems_t *p, const char *where, const tf_field_t *f, const cJSON
         const cJSON *a = schema_field (object, f->to, "relationshipName");
         const cJSON *b = schema_field (object, alt->to, "relationshipName");
         if ((a && fbool (a, "required")) || (b && fbool (b, "required")))
-            problem (p, "%s: lookups %s and %s hold one reference or the other, so neither may "
-                        "be required",
+            problem (p,
+                     "%s: lookups %s and %s hold one reference or the other, so neither may "
+                     "be required",
                      where, f->to, alt->to);
     }
 }

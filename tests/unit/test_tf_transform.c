@@ -586,8 +586,9 @@ test_default_with_memory (void **state)
     const char *pinv[] = {"InvNum", "1000051", "InvSeq", "0", "CustNum", "C000007", NULL};
     env = make_env ("invoice", "1000051/0", pinv);
     assert_int_equal (tf_transform_apply (m, env, &ops, &res), TF_OK);
-    assert_non_null (strstr (env->payload, "\"Name\":\"1000051\",\"Contact__r\":{"
-                                           "\"CloudSuite_Key__c\":\"ACME_PRD:customer:C000007\"},"));
+    assert_non_null (strstr (env->payload,
+                             "\"Name\":\"1000051\",\"Contact__r\":{"
+                             "\"CloudSuite_Key__c\":\"ACME_PRD:customer:C000007\"},"));
     assert_null (strstr (env->payload, "Account__r"));
     cm_envelope_destroy (&env);
 
