@@ -38,22 +38,8 @@ struct cm_store_t {
     char error[512];                            /* last error, "" when none */
 };
 
-//  One operation of a sorted batch: key and value bytes in the batch's arena.
-typedef struct {
-    size_t koff, klen; /* the key */
-    size_t voff, vlen; /* the value (a put) */
-    size_t order;      /* position in the batch: operations on one key keep their order */
-    bool del;          /* a delete */
-} s_op_t;
-
 struct cm_store_batch_t {
-    rocksdb_writebatch_t *wb; /* the pending operations (a sorted batch: at commit) */
-    bool sorted;              /* operations are held and written in key order */
-    s_op_t *ops;              /* a sorted batch's operations */
-    size_t nops, ops_cap;     /* how many, room */
-    char *arena;              /* their bytes */
-    size_t used, arena_cap;   /* bytes used, room */
-    bool oom;                 /* an operation could not be held: the commit fails */
+    rocksdb_writebatch_t *wb; /* the pending operations */
 };
 
 /*  Copies a RocksDB error into the store (prefixed with the path) and frees it. */
@@ -336,135 +322,39 @@ cm_store_batch_new (void)
     return self;
 }
 
-cm_store_batch_t *
-cm_store_batch_new_sorted (void)
-{
-    cm_store_batch_t *self = cm_store_batch_new ();
-    if (self)
-        self->sorted = true;
-    return self;
-}
-
 void
 cm_store_batch_destroy (cm_store_batch_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
     rocksdb_writebatch_destroy ((*self_p)->wb);
-    free ((*self_p)->ops);
-    free ((*self_p)->arena);
     free (*self_p);
     *self_p = NULL;
-}
-
-//  Holds one operation of a sorted batch (val NULL: a delete).
-static void
-s_hold (cm_store_batch_t *self, const char *key, size_t klen, const void *val, size_t vlen)
-{
-    if (self->nops == self->ops_cap) {
-        size_t cap = self->ops_cap ? self->ops_cap * 2 : 256;
-        s_op_t *ops = realloc (self->ops, cap * sizeof *ops);
-        if (!ops) {
-            self->oom = true;
-            return;
-        }
-        self->ops = ops;
-        self->ops_cap = cap;
-    }
-    size_t need = klen + (val ? vlen : 0);
-    if (self->arena_cap - self->used < need) {
-        size_t cap = self->arena_cap ? self->arena_cap : 65536;
-        while (cap - self->used < need)
-            cap *= 2;
-        char *arena = realloc (self->arena, cap);
-        if (!arena) {
-            self->oom = true;
-            return;
-        }
-        self->arena = arena;
-        self->arena_cap = cap;
-    }
-    s_op_t *op = &self->ops[self->nops];
-    *op = (s_op_t){.koff = self->used, .klen = klen, .order = self->nops, .del = !val};
-    memcpy (self->arena + self->used, key, klen);
-    self->used += klen;
-    if (val) {
-        op->voff = self->used;
-        op->vlen = vlen;
-        memcpy (self->arena + self->used, val, vlen);
-        self->used += vlen;
-    }
-    self->nops++;
 }
 
 void
 cm_store_batch_put (cm_store_batch_t *self, const char *key, size_t klen, const void *val,
                     size_t vlen)
 {
-    if (self->sorted)
-        s_hold (self, key, klen, val ? val : "", vlen);
-    else
-        rocksdb_writebatch_put (self->wb, key, klen, val, vlen);
+    rocksdb_writebatch_put (self->wb, key, klen, val, vlen);
 }
 
 void
 cm_store_batch_delete (cm_store_batch_t *self, const char *key, size_t klen)
 {
-    if (self->sorted)
-        s_hold (self, key, klen, NULL, 0);
-    else
-        rocksdb_writebatch_delete (self->wb, key, klen);
+    rocksdb_writebatch_delete (self->wb, key, klen);
 }
 
 size_t
 cm_store_batch_count (const cm_store_batch_t *self)
 {
-    return (size_t)rocksdb_writebatch_count (self->wb) + self->nops;
-}
-
-//  qsort_r: operations by key, then by their order in the batch (arg: the arena).
-static int
-s_op_cmp (const void *a, const void *b, void *arg)
-{
-    const char *arena = arg;
-    const s_op_t *x = a, *y = b;
-    size_t n = x->klen < y->klen ? x->klen : y->klen;
-    int c = memcmp (arena + x->koff, arena + y->koff, n);
-    if (c)
-        return c;
-    if (x->klen != y->klen)
-        return x->klen < y->klen ? -1 : 1;
-    return x->order < y->order ? -1 : 1;
-}
-
-//  Moves a sorted batch's operations, in key order, into its write batch.
-static void
-s_sort_into_batch (cm_store_batch_t *self)
-{
-    qsort_r (self->ops, self->nops, sizeof *self->ops, s_op_cmp, self->arena);
-    for (size_t i = 0; i < self->nops; i++) {
-        const s_op_t *op = &self->ops[i];
-        if (op->del)
-            rocksdb_writebatch_delete (self->wb, self->arena + op->koff, op->klen);
-        else
-            rocksdb_writebatch_put (self->wb, self->arena + op->koff, op->klen,
-                                    self->arena + op->voff, op->vlen);
-    }
-    self->nops = 0;
-    self->used = 0;
+    return (size_t)rocksdb_writebatch_count (self->wb);
 }
 
 int
 cm_store_batch_commit (cm_store_t *self, cm_store_batch_t *batch, bool sync)
 {
     self->error[0] = '\0';
-    if (batch->oom) {
-        snprintf (self->error, sizeof self->error, "store %s: batch write: out of memory",
-                  self->path);
-        return -1;
-    }
-    if (batch->sorted)
-        s_sort_into_batch (batch);
     size_t bytes = 0;
     rocksdb_writebatch_data (batch->wb, &bytes);
     if (write_guard (self, "batch write", bytes) != 0)

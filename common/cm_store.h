@@ -45,12 +45,6 @@ int cm_store_delete (cm_store_t *self, const char *key, size_t klen, bool sync);
 
 /*  A write batch applied atomically by cm_store_batch_commit. */
 cm_store_batch_t *cm_store_batch_new (void);
-
-/*  The same, but its operations are held and written in key order at commit (operations
-    on one key keep their order): the memtable then inserts each key next to the one
-    before instead of searching its skip list from the top, which pays for the copy when a
-    batch holds hundreds of keys spread over the key space. */
-cm_store_batch_t *cm_store_batch_new_sorted (void);
 void cm_store_batch_destroy (cm_store_batch_t **self_p);
 void cm_store_batch_put (cm_store_batch_t *self, const char *key, size_t klen, const void *val,
                          size_t vlen);

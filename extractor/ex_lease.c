@@ -38,6 +38,7 @@ struct ex_lease_t {
     atomic_uint_fast64_t reemitted;      /* pending entries re-emitted */
     atomic_uint_fast64_t ignored;        /* confirmations ignored */
     s_confirm_t *slots;                  /* EX_LEASE_CONFIRM_BATCH, reused by every batch */
+    cm_store_batch_t *batch;             /* the confirmations' writes, reused likewise */
     atomic_bool stop;                    /* the thread must stop */
     bool started;                        /* the thread runs */
     pthread_t thread;                    /* the lease thread */
@@ -177,7 +178,8 @@ ex_lease_new (void *ctx, ex_state_t *state, const ex_lease_config_t *cfg, char *
         goto fail;
     }
     self->slots = calloc (EX_LEASE_CONFIRM_BATCH, sizeof *self->slots);
-    if (!self->slots) {
+    self->batch = cm_store_batch_new ();
+    if (!self->slots || !self->batch) {
         snprintf (err, err_cap, "out of memory");
         goto fail;
     }
@@ -228,6 +230,7 @@ ex_lease_destroy (ex_lease_t **self_p)
     }
     cm_zsock_destroy (&self->sub);
     free (self->slots);
+    cm_store_batch_destroy (&self->batch);
     free (self->tenant);
     free (self);
     *self_p = NULL;
@@ -305,11 +308,10 @@ ex_lease_handle_confirms (ex_lease_t *self, const void *const *data, const size_
         goto out;
     atomic_store (&self->last_confirm_ms, now_ms);
     cm_store_t *store = ex_state_store (self->state);
-    cm_store_batch_t *b = NULL;
+    cm_store_batch_t *b = self->batch;
     size_t need = 0;
     ex_state_lock (self->state);
-    if (cm_store_multi_get (store, n, keys, klens, vals, vlens) != 0 ||
-        !(b = cm_store_batch_new_sorted ()))
+    if (cm_store_multi_get (store, n, keys, klens, vals, vlens) != 0)
         rc = -1;
     for (size_t i = 0; rc >= 0 && i < n; i++) {
         if (!slots[i].c)
@@ -335,7 +337,6 @@ ex_lease_handle_confirms (ex_lease_t *self, const void *const *data, const size_
                    cm_store_batch_commit (store, b, false)))
         rc = -1;
     ex_state_unlock (self->state);
-    cm_store_batch_destroy (&b);
     if (rc > 0) {
         self->confirmed += (uint64_t)rc;
         if (self->flow)

@@ -115,53 +115,6 @@ test_batch (void **state)
     cm_store_destroy (&st);
 }
 
-static void
-test_sorted_batch (void **state)
-{
-    cm_store_t *st = open_db (false);
-    assert_int_equal (cm_store_put (st, "k/old", 5, "x", 1, false), 0);
-    cm_store_batch_t *b = cm_store_batch_new_sorted ();
-    assert_non_null (b);
-    /*  Out of key order, the same key more than once: the last operation on a key wins */
-    char big[100000];
-    memset (big, 'v', sizeof big); /* grows the arena past its first 64 KiB */
-    cm_store_batch_put (b, "k/z", 3, big, sizeof big);
-    cm_store_batch_put (b, "k/a", 3, "1", 1);
-    cm_store_batch_delete (b, "k/a", 3);
-    cm_store_batch_put (b, "k/m", 3, "first", 5);
-    cm_store_batch_put (b, "k/m", 3, "second", 6);
-    cm_store_batch_delete (b, "k/old", 5);
-    cm_store_batch_put (b, "k/old", 5, "", 0);
-    cm_store_batch_put (b, "k", 1, "short", 5);
-    assert_int_equal (cm_store_batch_count (b), 8);
-    char *got;
-    size_t len;
-    assert_int_equal (cm_store_get (st, "k/m", 3, &got, &len), 0);
-    assert_int_equal (cm_store_batch_commit (st, b, false), 0);
-    assert_int_equal (cm_store_batch_count (b), 0);
-    assert_int_equal (cm_store_get (st, "k/a", 3, &got, &len), 0);
-    assert_int_equal (cm_store_get (st, "k/m", 3, &got, &len), 1);
-    assert_int_equal (len, 6);
-    assert_memory_equal (got, "second", 6);
-    free (got);
-    assert_int_equal (cm_store_get (st, "k/old", 5, &got, &len), 1);
-    assert_int_equal (len, 0);
-    free (got);
-    assert_int_equal (cm_store_get (st, "k/z", 3, &got, &len), 1);
-    assert_int_equal (len, sizeof big);
-    assert_memory_equal (got, big, sizeof big);
-    free (got);
-    assert_int_equal (cm_store_get (st, "k", 1, &got, &len), 1);
-    free (got);
-    /*  Reused after a commit */
-    cm_store_batch_put (b, "k/b", 3, "2", 1);
-    assert_int_equal (cm_store_batch_commit (st, b, false), 0);
-    assert_int_equal (cm_store_get (st, "k/b", 3, &got, &len), 1);
-    free (got);
-    cm_store_batch_destroy (&b);
-    cm_store_destroy (&st);
-}
-
 typedef struct {
     char keys[16][32];
     int count;
@@ -390,7 +343,6 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_put_get_delete, setup, teardown),
         cmocka_unit_test_setup_teardown (test_batch, setup, teardown),
-        cmocka_unit_test_setup_teardown (test_sorted_batch, setup, teardown),
         cmocka_unit_test_setup_teardown (test_scan, setup, teardown),
         cmocka_unit_test_setup_teardown (test_read_only, setup, teardown),
         cmocka_unit_test_setup_teardown (test_open_errors, setup, teardown),
