@@ -24,6 +24,7 @@ typedef struct {
 typedef struct {
     s_prop_t *props; /* the item's properties, in response order */
     size_t count;    /* number of properties */
+    bool repeats;    /* some name appears twice (the first one counts) */
 } s_item_t;
 
 struct cs_ido_page_t {
@@ -173,14 +174,21 @@ s_parse_item (const cJSON *obj, size_t index, s_item_t *item, char *err, size_t 
         snprintf (err, err_cap, "out of memory");
         return -1;
     }
+    uint32_t hashes[CS_IDO_MAX_PROPS]; /* of the names, to find a repeated one */
     const cJSON *v;
     cJSON_ArrayForEach (v, obj)
     {
         s_prop_t *p = &item->props[item->count];
         p->name = v->string ? v->string : "";
         p->value = s_value_text (v, &p->owned);
+        uint32_t h = 2166136261u;
+        for (const unsigned char *c = (const unsigned char *)p->name; *c; c++)
+            h = (h ^ *c) * 16777619u;
+        for (size_t k = 0; k < item->count && !item->repeats; k++)
+            item->repeats = hashes[k] == h && strcmp (item->props[k].name, p->name) == 0;
+        hashes[item->count] = h;
         item->count++;
-        if (!p->name || !p->value) {
+        if (!p->value) {
             snprintf (err, err_cap, "out of memory");
             return -1;
         }
@@ -309,6 +317,26 @@ cs_ido_page_get (const cs_ido_page_t *self, size_t i, const char *name)
     for (size_t j = 0; j < item->count; j++)
         if (strcmp (item->props[j].name, name) == 0)
             return item->props[j].value;
+    return NULL;
+}
+
+const char *
+cs_ido_page_get_next (const cs_ido_page_t *self, size_t i, const char *name, size_t *next)
+{
+    if (i >= self->count)
+        return NULL;
+    const s_item_t *item = &self->items[i];
+    size_t j = *next;
+    /* with a repeated name the first one counts, as in _get: then no shortcut */
+    if (j < item->count && !item->repeats && strcmp (item->props[j].name, name) == 0) {
+        *next = j + 1;
+        return item->props[j].value;
+    }
+    for (j = 0; j < item->count; j++)
+        if (strcmp (item->props[j].name, name) == 0) {
+            *next = j + 1;
+            return item->props[j].value;
+        }
     return NULL;
 }
 

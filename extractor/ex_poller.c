@@ -262,8 +262,9 @@ s_envelope (ex_poller_t *self, const cs_ido_page_t *page, size_t i, bool *skip, 
     cm_envelope_t *env = NULL;
     *skip = false;
     key[0] = '\0';
+    size_t next = 0; /* the properties come in the order the request named them */
     for (size_t k = 0; k < self->key_count; k++) {
-        const char *v = cs_ido_page_get (page, i, self->keys[k]);
+        const char *v = cs_ido_page_get_next (page, i, self->keys[k], &next);
         if (!v) {
             snprintf (err, err_cap,
                       "%s: the response lacks key property %s (check "
@@ -283,8 +284,9 @@ s_envelope (ex_poller_t *self, const cs_ido_page_t *page, size_t i, bool *skip, 
     if (!env)
         goto oom;
     if (self->prop_count) {
+        next = 0;
         for (size_t p = 0; p < self->prop_count; p++) {
-            const char *v = cs_ido_page_get (page, i, self->props[p]);
+            const char *v = cs_ido_page_get_next (page, i, self->props[p], &next);
             if (cm_envelope_add_field (env, self->props[p], v ? v : ""))
                 goto oom;
         }

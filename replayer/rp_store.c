@@ -635,20 +635,17 @@ audit_put (rp_store_t *self, const char *tenant, const char *entity, const char 
     return 0;
 }
 
-/*  Opens an audit entry with the members every entry has, in their stored order. */
+/*  Opens an audit entry with the members every entry has, in their stored order. The
+    record's tenant, entity and key are in the entry's key, not here (rp_store.h). */
 static void
 audit_head (jbuf_t *b, int64_t at_ms, const char *stage, const char *out, const char *eid,
-            const char *tenant, const char *entity, const char *key, const char *hash,
-            int64_t attempt)
+            const char *hash, int64_t attempt)
 {
     jb_open (b);
     jb_int (b, "at", at_ms);
     jb_str (b, "stage", stage);
     jb_str (b, "out", out);
     jb_str (b, "eid", eid);
-    jb_str (b, "tenant", tenant);
-    jb_str (b, "entity", entity);
-    jb_str (b, "key", key);
     jb_str (b, "hash", hash);
     jb_int (b, "attempt", attempt);
 }
@@ -662,7 +659,7 @@ audit_from_event (rp_store_t *self, const cm_event_t *ev)
 {
     jbuf_t *b = &self->jb;
     audit_head (b, ev->at_ms, cm_stage_name (ev->stage), cm_outcome_name (ev->outcome),
-                ev->envelope_id, ev->tenant, ev->entity, ev->key, ev->hash, ev->attempt);
+                ev->envelope_id, ev->hash, ev->attempt);
     jb_str_opt (b, "sobj", ev->sobject);
     jb_str_opt (b, "extid", ev->ext_id);
     jb_str_opt (b, "sfid", ev->sf_id);
@@ -685,8 +682,7 @@ audit_own (rp_store_t *self, const rp_dead_letter_t *dl, const char *out, int64_
            const char *reason, const char *by_eid)
 {
     jbuf_t *b = &self->jb;
-    audit_head (b, at_ms, "replay", out, dl->id, dl->tenant, dl->entity, dl->key, dl->hash,
-                dl->env_attempt);
+    audit_head (b, at_ms, "replay", out, dl->id, dl->hash, dl->env_attempt);
     jb_str_opt (b, "code", dl->code);
     jb_str_opt (b, "reason", reason);
     jb_str_opt (b, "by_eid", by_eid);
@@ -1191,13 +1187,56 @@ typedef struct {
     void *arg;       /* its argument */
 } audit_scan_ctx_t;
 
+/*  Puts the record's identity (tenant, entity, key, from the entry's key
+    a/T\0E\0K\0<at><seq>) into an entry stored without it, before "hash": the entry then
+    reads as one written before they were left out of the stored JSON. A member the entry
+    has (older versions stored them) is left alone. 0, or -1 when the key is not an audit
+    key or on OOM. */
+static int
+audit_add_record (cJSON *o, const char *key, size_t klen)
+{
+    static const char *const names[3] = {"tenant", "entity", "key"};
+    if (klen < 2 + 3 + 16)
+        return -1;
+    const char *p = key + 2, *end = key + klen - 16;
+    for (int i = 0; i < 3; i++) {
+        const char *nul = memchr (p, '\0', (size_t)(end - p));
+        if (!nul)
+            return -1;
+        if (!cJSON_GetObjectItemCaseSensitive (o, names[i])) {
+            char *part = strndup (p, (size_t)(nul - p));
+            cJSON *item = part ? cJSON_AddStringToObject (o, names[i], part) : NULL;
+            free (part);
+            if (!item)
+                return -1;
+            cJSON *hash = cJSON_GetObjectItemCaseSensitive (o, "hash");
+            if (hash) {
+                /* from the end to just before "hash" (a detached item keeps its name;
+                   cJSON_InsertItemInArray of cJSON 1.7.15 refuses a detached item) */
+                cJSON_DetachItemViaPointer (o, item);
+                item->next = hash;
+                item->prev = hash->prev; /* the last child when hash is the first */
+                if (hash == o->child)
+                    o->child = item;
+                else
+                    hash->prev->next = item;
+                hash->prev = item;
+            }
+        }
+        p = nul + 1;
+    }
+    return 0;
+}
+
 static int
 audit_scan_one (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
 {
     audit_scan_ctx_t *ctx = arg;
     cJSON *o = cJSON_ParseWithLength (val, vlen);
-    if (!cJSON_IsObject (o)) {
-        cm_warn ("RPL_STORE_CORRUPT", "reason=\"audit entry is not valid JSON\"");
+    if (!cJSON_IsObject (o) || audit_add_record (o, key, klen) != 0) {
+        cm_warn ("RPL_STORE_CORRUPT", "reason=\"%s\"",
+                 cJSON_IsObject (o) ? "audit entry key is not a record's"
+                                    : "audit entry is not valid JSON");
         cJSON_Delete (o);
         return 0;
     }

@@ -20,10 +20,14 @@
     the data.
 
     Audit entry JSON (written by hand, integers as integers, strings escaped as cJSON
-    does; read with cJSON, so entries written by older versions read the same):
-    {"at","stage","out","eid","tenant","entity","key","hash","attempt",...,"seq"} plus
+    does): {"at","stage","out","eid","hash","attempt",...,"seq"} plus
     when present "sobj","extid","sfid","created","class","code","msg",
-    "fields","http","env_size". Entries written by the replayer itself have stage
+    "fields","http","env_size". "tenant", "entity" and "key" are not stored (they are in
+    the entry's key: a fifth fewer bytes for every entry to write, flush and compact): the
+    readers (history, rp_store_audit_all) put them back after "eid", so every entry reads
+    as {"at","stage","out","eid","tenant","entity","key","hash","attempt",...}, and entries
+    written by older versions, which stored them, read the same. Entries written by the
+    replayer itself have stage
     "replay" and out "resolved" (a later LOADED cleared a dead letter), "purged" (with
     "reason") or "replayed".
 

@@ -1,7 +1,6 @@
 /*  sfsim_map: string-keyed hash table. See sfsim_map.h. */
 #include "sfsim_map.h"
 
-#include <ctype.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,10 +23,13 @@ static uint64_t
 s_hash (const sfsim_map_t *self, const char *key)
 {
     uint64_t h = 1469598103934665603ULL;
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
-        h ^= self->nocase ? (uint64_t)tolower (*p) : (uint64_t)*p;
-        h *= 1099511628211ULL;
-    }
+    const unsigned char *p = (const unsigned char *)key;
+    if (self->nocase) /* ASCII folding, as strcasecmp does in the C locale, without a call */
+        for (; *p; p++)
+            h = (h ^ (uint64_t)((unsigned)(*p - 'A') < 26u ? *p | 0x20 : *p)) * 1099511628211ULL;
+    else
+        for (; *p; p++)
+            h = (h ^ (uint64_t)*p) * 1099511628211ULL;
     return h ^ (h >> 29);
 }
 

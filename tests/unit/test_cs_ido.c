@@ -114,6 +114,36 @@ test_parse_last_page (void **state)
     cs_ido_page_destroy (&page);
 }
 
+/*  Lookups in the answer's order take the shortcut; any other order, a missing name and a
+    repeated name give what cs_ido_page_get gives. */
+static void
+test_get_next (void **state)
+{
+    const char *body = "{\"Items\":[{\"A\":\"1\",\"B\":\"2\",\"C\":\"3\"},"
+                       "{\"A\":\"x\",\"B\":\"y\",\"A\":\"z\"}],\"Success\":true}";
+    char err[256] = "";
+    cs_ido_page_t *page = cs_ido_parse (body, strlen (body), err, sizeof err);
+    assert_non_null (page);
+    size_t next = 0;
+    assert_string_equal (cs_ido_page_get_next (page, 0, "A", &next), "1");
+    assert_int_equal (next, 1);
+    assert_string_equal (cs_ido_page_get_next (page, 0, "B", &next), "2");
+    assert_string_equal (cs_ido_page_get_next (page, 0, "C", &next), "3");
+    assert_int_equal (next, 3);
+    assert_null (cs_ido_page_get_next (page, 0, "D", &next));
+    assert_int_equal (next, 3);
+    next = 0;
+    assert_string_equal (cs_ido_page_get_next (page, 0, "C", &next), "3"); /* out of order */
+    assert_string_equal (cs_ido_page_get_next (page, 0, "A", &next), "1");
+    assert_int_equal (next, 1);
+    /* item 1 repeats A: the first A counts, even where the hint points at the second */
+    next = 2;
+    assert_string_equal (cs_ido_page_get_next (page, 1, "A", &next), "x");
+    assert_string_equal (cs_ido_page_get (page, 1, "A"), "x");
+    assert_null (cs_ido_page_get_next (page, 2, "A", &next));
+    cs_ido_page_destroy (&page);
+}
+
 static void
 test_parse_non_string_values (void **state)
 {
@@ -209,10 +239,15 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_url_first_page),  cmocka_unit_test (test_url_next_page),
-        cmocka_unit_test (test_url_defaults),    cmocka_unit_test (test_parse_v2),
-        cmocka_unit_test (test_parse_last_page), cmocka_unit_test (test_parse_non_string_values),
-        cmocka_unit_test (test_parse_errors),    cmocka_unit_test (test_parse_excerpt_is_short),
+        cmocka_unit_test (test_url_first_page),
+        cmocka_unit_test (test_url_next_page),
+        cmocka_unit_test (test_url_defaults),
+        cmocka_unit_test (test_parse_v2),
+        cmocka_unit_test (test_parse_last_page),
+        cmocka_unit_test (test_parse_non_string_values),
+        cmocka_unit_test (test_parse_errors),
+        cmocka_unit_test (test_get_next),
+        cmocka_unit_test (test_parse_excerpt_is_short),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -471,6 +471,22 @@ copy_entry (const cJSON *entry, void *arg)
 /*  Audit entries are written without cJSON: strings with quotes, control characters and
     UTF-8 and large integers read back exactly; an entry in the old cJSON form (numbers
     printed as doubles) written by an earlier version reads the same. */
+typedef struct {
+    char *text; /* the last value seen */
+    int n;      /* values seen */
+} stored_t;
+
+static int
+stored_one (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
+{
+    (void)key, (void)klen;
+    stored_t *st = arg;
+    free (st->text);
+    st->text = strndup (val, vlen);
+    st->n++;
+    return 0;
+}
+
 static void
 test_audit_text_form (void **state)
 {
@@ -487,6 +503,14 @@ test_audit_text_form (void **state)
     char err[512];
     cm_store_t *db = cm_store_open (fx->path, false, err, sizeof err);
     assert_non_null (db);
+    /* the record's identity is in the key, not stored again in the entry */
+    stored_t st = {0};
+    assert_int_equal (cm_store_scan (db, "a/", 2, NULL, 0, stored_one, &st), 0);
+    assert_int_equal (st.n, 1);
+    assert_null (strstr (st.text, "\"tenant\""));
+    assert_null (strstr (st.text, "\"entity\""));
+    assert_null (strstr (st.text, "\"key\""));
+    free (st.text);
     cJSON *old = cJSON_CreateObject ();
     cJSON_AddNumberToObject (old, "at", 1764197740000.0);
     cJSON_AddStringToObject (old, "stage", "extract");
@@ -524,6 +548,27 @@ test_audit_text_form (void **state)
     assert_true (cJSON_GetObjectItem (e, "seq")->valuedouble == 1.0);
     assert_string_equal (cJSON_GetObjectItem (e, "class")->valuestring, "permanent");
     assert_true (cJSON_IsNumber (cJSON_GetObjectItem (e, "env_size")));
+    /* read back in the order entries were always written */
+    char *printed = cJSON_PrintUnformatted (e);
+    const char *want = "\"eid\":\"";
+    const char *pos = strstr (printed, want);
+    assert_non_null (pos);
+    pos = strchr (pos + strlen (want), '"');
+    assert_non_null (pos);
+    assert_true (strncmp (pos,
+                          "\",\"tenant\":\"ACME_PRD\",\"entity\":\"vendor\","
+                          "\"key\":\"Q\\\"1\\\\\",\"hash\":\"",
+                          strlen ("\",\"tenant\":\"ACME_PRD\",\"entity\":\"vendor\","
+                                  "\"key\":\"Q\\\"1\\\\\",\"hash\":\"")) == 0);
+    free (printed);
+    /* the older entry had "key" stored: kept, the rest added, nothing twice */
+    const cJSON *o = c.entries[0];
+    assert_string_equal (cJSON_GetObjectItem (o, "tenant")->valuestring, "ACME_PRD");
+    assert_string_equal (cJSON_GetObjectItem (o, "entity")->valuestring, "vendor");
+    int keys = 0;
+    for (const cJSON *m = o->child; m; m = m->next)
+        keys += strcmp (m->string, "key") == 0;
+    assert_int_equal (keys, 1);
     for (int i = 0; i < c.n; i++)
         cJSON_Delete (c.entries[i]);
     cm_envelope_destroy (&env);
