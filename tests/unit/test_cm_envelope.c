@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <msgpack.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +132,67 @@ test_round_trip (void **state)
     free (data);
     cm_envelope_destroy (&back);
     cm_envelope_destroy (&env);
+}
+
+/*  The digests stored by earlier versions (change detection compares against them): small
+    fields hashed in one call, fields larger than the gathering buffer piece by piece,
+    must give the same hashes as ever. */
+static void
+test_hash_stable (void **state)
+{
+    cm_envelope_t *a = cm_envelope_new ("T", "vendor", "K");
+    assert_int_equal (cm_envelope_add_field (a, "VendNum", "V000123"), 0);
+    assert_int_equal (cm_envelope_add_field (a, "Name", "Northwind Metals"), 0);
+    assert_int_equal (cm_envelope_add_field (a, "Empty", ""), 0);
+    cm_envelope_compute_hash (a);
+    assert_string_equal (a->hash, "919855f8de836bc52e9eadb4cb86b3a8");
+    char big[5000], mid[3000];
+    memset (big, 'x', sizeof big - 1), big[sizeof big - 1] = '\0';
+    memset (mid, 'y', sizeof mid - 1), mid[sizeof mid - 1] = '\0';
+    cm_envelope_t *b = cm_envelope_new ("T", "vendor", "K");
+    assert_int_equal (cm_envelope_add_field (b, "A", mid), 0);
+    assert_int_equal (cm_envelope_add_field (b, "B", big), 0);
+    assert_int_equal (cm_envelope_add_field (b, "C", mid), 0);
+    assert_int_equal (cm_envelope_add_field (b, "D", "z"), 0);
+    cm_envelope_compute_hash (b);
+    assert_string_equal (b->hash, "1649a997af7cf713253fcdc0dcb26505");
+    cm_envelope_destroy (&a);
+    cm_envelope_destroy (&b);
+}
+
+/*  Ids are unique, also across threads and many pool refills. */
+static void *
+ids_of_thread (void *arg)
+{
+    char (*ids)[33] = arg;
+    for (int i = 0; i < 200; i++) {
+        cm_envelope_t *e = cm_envelope_new ("T", "vendor", "K");
+        memcpy (ids[i], e->id, 33);
+        cm_envelope_destroy (&e);
+    }
+    return NULL;
+}
+
+static int
+id_cmp (const void *a, const void *b)
+{
+    return strcmp (a, b);
+}
+
+static void
+test_ids_unique (void **state)
+{
+    static char ids[4][200][33];
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        assert_int_equal (pthread_create (&t[i], NULL, ids_of_thread, ids[i]), 0);
+    for (int i = 0; i < 4; i++)
+        pthread_join (t[i], NULL);
+    qsort (ids, 800, 33, id_cmp);
+    for (int i = 1; i < 800; i++)
+        assert_string_not_equal (((char (*)[33])ids)[i - 1], ((char (*)[33])ids)[i]);
+    for (int i = 0; i < 800; i++)
+        assert_int_equal (strlen (((char (*)[33])ids)[i]), 32);
 }
 
 static void
@@ -719,6 +781,8 @@ main (void)
         cmocka_unit_test (test_new_defaults),
         cmocka_unit_test (test_round_trip),
         cmocka_unit_test (test_hash),
+        cmocka_unit_test (test_hash_stable),
+        cmocka_unit_test (test_ids_unique),
         cmocka_unit_test (test_field_limit),
         cmocka_unit_test (test_hand_built),
         cmocka_unit_test (test_reject_framing),
