@@ -50,6 +50,12 @@ def mib: if . == null then null else (. / 1024 | round1) end;
   ([$r.configs[] | "\(.loaders)/\(.sf_latency_ms)ms \(.load_average.start)-\(.load_average.end)"] | join(", ")) +
   " (other work on the machine slows every number down)",
 "",
+(if [$r.configs[] | select(.reference_work_ms)] | length > 0 then
+  "Machine speed: a fixed piece of single-core work (SHA-256 of 128 MiB) took, before-after each configuration: " +
+  ([$r.configs[] | select(.reference_work_ms) | "\(.loaders)/\(.sf_latency_ms)ms \(.reference_work_ms.start)-\(.reference_work_ms.end) ms"] | join(", ")) +
+  " (a shared virtual machine changes speed without showing steal time: CPU per record grows with this figure)"
+ else empty end),
+"",
 "Salesforce calls per object (backfill): " +
   ([$r.configs[] | "\(.loaders)/\(.sf_latency_ms)ms: " +
      ((.phases[] | select(.phase == "backfill") | .salesforce.by_object | to_entries

@@ -445,14 +445,27 @@ change_latency () {
            max_ms: (if $n > 0 then $v[-1] else null end)}' "$MLC_TMP/latencies.txt"
 }
 
+# calib_ms: milliseconds this machine takes for a fixed piece of single-core work (SHA-256 of
+# 128 MiB). Shared and virtual machines change speed from minute to minute without showing it
+# as steal time; the same code here has measured 97 and 164 us of CPU per record. Each
+# configuration records the figure before and after it, so the report can say how fast the
+# machine was while it ran.
+calib_ms () {
+    local s
+    s=$(date +%s%N)
+    head -c 128M /dev/zero | sha256sum >/dev/null
+    echo $(( ($(date +%s%N) - s) / 1000000 ))
+}
+
 # ---- one configuration -----------------------------------------------------------------------
 run_config () {
     local loaders=$1 latency=$2 i
     PERF_ON=0
     [ -n "$PERF_DIR" ] && [ "$CONFIG_INDEX" = 0 ] && PERF_ON=1
-    local load0
+    local load0 calib0
     load0=$(cut -d' ' -f1 /proc/loadavg)
-    log "configuration: $loaders loader(s), Salesforce latency $latency ms (load average $load0)"
+    calib0=$(calib_ms)
+    log "configuration: $loaders loader(s), Salesforce latency $latency ms (load average $load0, reference work $calib0 ms)"
     mlc_tmpdir
     CFG=$MLC_TMP/config.json
     LONG_PIDS=()
@@ -568,7 +581,9 @@ run_config () {
     printf '%s\n' "${phases[@]}" | jq -s --argjson loaders "$loaders" --argjson latency "$latency" \
         --argjson final "$final" \
         --argjson load0 "$load0" --argjson load1 "$(cut -d' ' -f1 /proc/loadavg)" \
+        --argjson calib0 "$calib0" --argjson calib1 "$(calib_ms)" \
         '{loaders: $loaders, sf_latency_ms: $latency, load_average: {start: $load0, end: $load1},
+          reference_work_ms: {start: $calib0, end: $calib1},
           phases: ., final_processes: $final}' \
         >"$WORK/config-$CONFIG_INDEX.json"
     if [ "$keep" = 1 ]; then
