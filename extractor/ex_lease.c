@@ -22,6 +22,8 @@ typedef struct {
     char k[EX_STATE_MAX_KEY + 256];  /* its pending entry "l/<entity>/<key>" */
     char hk[EX_STATE_MAX_KEY + 256]; /* its confirmed hash "h/<entity>/<key>" */
     size_t klen, hklen;              /* their lengths */
+    char phash[EX_LEASE_HEADER_MAX]; /* the hash of its pending entry ... */
+    bool pending;                    /* ... when there is one */
 } s_confirm_t;
 
 struct ex_lease_t {
@@ -46,13 +48,26 @@ struct ex_lease_t {
 
 /* ---- pending entries ----------------------------------------------------------------- */
 
+/*  "<tag>/<entity>/<key>" into buf: its length, or -1 when the key is too long or it does
+    not fit. (Without snprintf: this runs twice per confirmation.) */
+static int
+s_tag_key (char *buf, size_t cap, char tag, const char *entity, const char *key)
+{
+    size_t el = strlen (entity), kl = strlen (key);
+    if (kl > EX_STATE_MAX_KEY || 2 + el + 1 + kl + 1 > cap)
+        return -1;
+    buf[0] = tag;
+    buf[1] = '/';
+    memcpy (buf + 2, entity, el);
+    buf[2 + el] = '/';
+    memcpy (buf + 3 + el, key, kl + 1);
+    return (int)(3 + el + kl);
+}
+
 static int
 s_key (char *buf, size_t cap, const char *entity, const char *key)
 {
-    if (strlen (key) > EX_STATE_MAX_KEY)
-        return -1;
-    int n = snprintf (buf, cap, "l/%s/%s", entity, key);
-    return n < 0 || (size_t)n >= cap ? -1 : n;
+    return s_tag_key (buf, cap, 'l', entity, key);
 }
 
 int
@@ -110,6 +125,7 @@ ex_lease_stage (ex_state_t *state, const cm_envelope_t *env, int64_t now_ms)
         return -1;
     }
     ex_state_stage_put (state, k, (size_t)klen, val, vsize);
+    ex_state_note_pending (state, k, (size_t)klen, env->hash);
     free (bytes);
     free (val);
     return 0;
@@ -261,9 +277,8 @@ s_confirm_decode (ex_lease_t *self, const void *data, size_t size, s_confirm_t *
         return false;
     }
     int klen = s_key (slot->k, sizeof slot->k, slot->c->entity, slot->c->key);
-    int hklen = snprintf (slot->hk, sizeof slot->hk, "h/%s/%s", slot->c->entity, slot->c->key);
-    if (strcmp (slot->c->tenant, self->tenant) != 0 || klen < 0 || hklen < 0 ||
-        (size_t)hklen >= sizeof slot->hk) {
+    int hklen = s_tag_key (slot->hk, sizeof slot->hk, 'h', slot->c->entity, slot->c->key);
+    if (strcmp (slot->c->tenant, self->tenant) != 0 || klen < 0 || hklen < 0) {
         cm_confirm_destroy (&slot->c);
         return false;
     }
@@ -292,16 +307,16 @@ ex_lease_handle_confirms (ex_lease_t *self, const void *const *data, const size_
     s_confirm_t *slots = self->slots;
     const char *keys[EX_LEASE_CONFIRM_BATCH];
     size_t klens[EX_LEASE_CONFIRM_BATCH], vlens[EX_LEASE_CONFIRM_BATCH];
+    size_t read_for[EX_LEASE_CONFIRM_BATCH]; /* the slot of each entry read from the store */
     char *vals[EX_LEASE_CONFIRM_BATCH] = {NULL};
     bool done[EX_LEASE_CONFIRM_BATCH] = {false};
-    size_t valid = 0;
+    size_t valid = 0, reads = 0;
     for (size_t i = 0; i < n; i++) {
+        slots[i].pending = false;
         if (s_confirm_decode (self, data[i], sizes[i], &slots[i]))
             valid++;
         else
             self->ignored++;
-        keys[i] = slots[i].k; /* an ignored slot reads "" (no entry): harmless */
-        klens[i] = slots[i].c ? slots[i].klen : 0;
     }
     int rc = 0;
     if (valid == 0)
@@ -311,18 +326,35 @@ ex_lease_handle_confirms (ex_lease_t *self, const void *const *data, const size_
     cm_store_batch_t *b = self->batch;
     size_t need = 0;
     ex_state_lock (self->state);
-    if (cm_store_multi_get (store, n, keys, klens, vals, vlens) != 0)
-        rc = -1;
-    for (size_t i = 0; rc >= 0 && i < n; i++) {
+    /* the pending hashes: from the in-flight index, else (written by an earlier run, or
+       not indexed) read from the store, all such in one MultiGet */
+    for (size_t i = 0; i < n; i++) {
         if (!slots[i].c)
             continue;
-        char phash[EX_LEASE_HEADER_MAX];
+        if (ex_state_inflight_hash (self->state, slots[i].k, slots[i].klen, slots[i].phash))
+            slots[i].pending = true;
+        else {
+            keys[reads] = slots[i].k;
+            klens[reads] = slots[i].klen;
+            read_for[reads++] = i;
+        }
+    }
+    if (reads && cm_store_multi_get (store, reads, keys, klens, vals, vlens) != 0)
+        rc = -1;
+    for (size_t r = 0; rc >= 0 && r < reads; r++) {
         int64_t at;
         uint32_t attempt;
         size_t body;
-        if (vals[i] &&
-            ex_lease_parse_pending (vals[i], vlens[i], phash, &at, &attempt, &body) == 0 &&
-            strcmp (phash, slots[i].c->hash) == 0 && !s_confirm_repeated (slots, done, i)) {
+        s_confirm_t *slot = &slots[read_for[r]];
+        slot->pending = vals[r] && ex_lease_parse_pending (vals[r], vlens[r], slot->phash, &at,
+                                                           &attempt, &body) == 0;
+    }
+    for (size_t i = 0; rc >= 0 && i < n; i++) {
+        if (!slots[i].c)
+            continue;
+        if (slots[i].pending && strcmp (slots[i].phash, slots[i].c->hash) == 0 &&
+            !s_confirm_repeated (slots, done, i)) {
+            ex_state_inflight_forget (self->state, slots[i].k, slots[i].klen);
             cm_store_batch_delete (b, slots[i].k, slots[i].klen);
             cm_store_batch_put (b, slots[i].hk, slots[i].hklen, slots[i].c->hash,
                                 strlen (slots[i].c->hash));

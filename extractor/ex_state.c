@@ -13,17 +13,22 @@
 #include <sys/statvfs.h>
 
 #include "cm_log.h"
+#include "cm_map.h"
 #include "cm_store.h"
 
 struct ex_state_t {
-    cm_store_t *store;         /* RocksDB at data_dir/extractor/<tenant> */
-    cm_store_batch_t *batch;   /* staged changes */
-    char path[4096];           /* the store's directory, for messages */
-    pthread_mutex_t lock;      /* commits and the lease's read-modify-writes (ex_lease) */
-    atomic_bool failed;        /* a store error happened: the process must stop */
-    pthread_mutex_t fail_lock; /* guards failure */
-    char failure[1024];        /* the first store error, naming the path and the cause */
-    size_t staged_bytes;       /* bytes of keys and values staged in batch */
+    cm_store_t *store;           /* RocksDB at data_dir/extractor/<tenant> */
+    cm_store_batch_t *batch;     /* staged changes */
+    char path[4096];             /* the store's directory, for messages */
+    pthread_mutex_t lock;        /* commits and the lease's read-modify-writes (ex_lease) */
+    atomic_bool failed;          /* a store error happened: the process must stop */
+    pthread_mutex_t fail_lock;   /* guards failure */
+    char failure[1024];          /* the first store error, naming the path and the cause */
+    size_t staged_bytes;         /* bytes of keys and values staged in batch */
+    cm_map_t *inflight;          /* pending key -> its hash (malloc'd), under lock */
+    char *notes;                 /* noted pending entries since the last commit: each is
+                                    klen (size_t), the key, the 32-character hash */
+    size_t notes_len, notes_cap; /* bytes used and allocated */
 };
 
 /*  Creates dir and its parents (mode 0700). Returns 0, or -1 (errno) with the directory
@@ -109,7 +114,8 @@ s_open (const char *data_dir, const char *tenant, bool read_only, char *err, siz
     if (!self->store)
         goto fail;
     self->batch = cm_store_batch_new ();
-    if (!self->batch) {
+    self->inflight = cm_map_new (free);
+    if (!self->batch || !self->inflight) {
         snprintf (err, err_cap, "out of memory");
         goto fail;
     }
@@ -132,6 +138,8 @@ ex_state_destroy (ex_state_t **self_p)
         return;
     cm_store_batch_destroy (&(*self_p)->batch);
     cm_store_destroy (&(*self_p)->store);
+    cm_map_destroy (&(*self_p)->inflight);
+    free ((*self_p)->notes);
     pthread_mutex_destroy (&(*self_p)->lock);
     pthread_mutex_destroy (&(*self_p)->fail_lock);
     free (*self_p);
@@ -458,6 +466,73 @@ ex_state_staged (const ex_state_t *self)
     return cm_store_batch_count (self->batch);
 }
 
+void
+ex_state_note_pending (ex_state_t *self, const char *key, size_t klen, const char *hash)
+{
+    size_t need = sizeof klen + klen + 32;
+    if (!self->inflight || strlen (hash) != 32)
+        return;
+    if (self->notes_len + need > self->notes_cap) {
+        size_t cap = self->notes_cap ? self->notes_cap * 2 : 16384;
+        while (cap < self->notes_len + need)
+            cap *= 2;
+        char *p = realloc (self->notes, cap);
+        if (!p)
+            return; /* not indexed: the lease reads the entry from the store */
+        self->notes = p;
+        self->notes_cap = cap;
+    }
+    char *p = self->notes + self->notes_len;
+    memcpy (p, &klen, sizeof klen);
+    memcpy (p + sizeof klen, key, klen);
+    memcpy (p + sizeof klen + klen, hash, 32);
+    self->notes_len += need;
+}
+
+/*  With the lock held, after a commit: the noted pending entries are written, index them
+    (a newer version of a key replaces the older one's hash). */
+static void
+s_index_notes (ex_state_t *self)
+{
+    for (size_t at = 0; at < self->notes_len;) {
+        size_t klen;
+        memcpy (&klen, self->notes + at, sizeof klen);
+        const char *key = self->notes + at + sizeof klen;
+        at += sizeof klen + klen + 32;
+        bool found = false;
+        cm_map_get (self->inflight, key, klen, &found);
+        if (!found && cm_map_size (self->inflight) >= EX_STATE_INFLIGHT_MAX)
+            continue;
+        char *hash = strndup (key + klen, 32);
+        if (!hash || cm_map_put (self->inflight, key, klen, hash) != 0)
+            cm_map_delete (self->inflight, key, klen); /* an old hash must not stay */
+    }
+}
+
+int
+ex_state_inflight_hash (ex_state_t *self, const char *key, size_t klen, char *hash)
+{
+    bool found = false;
+    const char *h = self->inflight ? cm_map_get (self->inflight, key, klen, &found) : NULL;
+    if (!found || !h)
+        return 0;
+    memcpy (hash, h, 33);
+    return 1;
+}
+
+void
+ex_state_inflight_forget (ex_state_t *self, const char *key, size_t klen)
+{
+    if (self->inflight)
+        cm_map_delete (self->inflight, key, klen);
+}
+
+size_t
+ex_state_inflight_count (ex_state_t *self)
+{
+    return self->inflight ? cm_map_size (self->inflight) : 0;
+}
+
 int
 ex_state_commit (ex_state_t *self, bool sync, char *err, size_t err_cap)
 {
@@ -469,7 +544,10 @@ ex_state_commit (ex_state_t *self, bool sync, char *err, size_t err_cap)
         return -1;
     pthread_mutex_lock (&self->lock);
     int rc = cm_store_batch_commit (self->store, self->batch, sync);
+    if (rc == 0)
+        s_index_notes (self);
     pthread_mutex_unlock (&self->lock);
+    self->notes_len = 0;
     self->staged_bytes = 0;
     if (rc) {
         s_store_error (self, "writing state (hashes, pending entries, watermark)", err, err_cap);
@@ -508,6 +586,7 @@ ex_state_discard (ex_state_t *self)
     /* a fresh batch replaces the old one only when it could be made, so self->batch is
        never NULL (if that fails, the old one is kept and the next commit may carry it:
        the caller stops on the error that made it discard anyway) */
+    self->notes_len = 0;
     cm_store_batch_t *fresh = cm_store_batch_new ();
     if (fresh) {
         cm_store_batch_destroy (&self->batch);

@@ -25,6 +25,7 @@
 #include "cm_store.h"
 
 #define EX_STATE_MAX_KEY       1024        /* longest record key accepted */
+#define EX_STATE_INFLIGHT_MAX  16384       /* in-flight index entries at most */
 #define EX_STATE_RESERVE_BYTES (256 << 10) /* free space kept on data_dir's disk */
 
 typedef struct ex_state_t ex_state_t;
@@ -119,6 +120,25 @@ cm_store_t *ex_state_store (ex_state_t *self);
 cm_store_batch_t *ex_state_batch (ex_state_t *self);
 void ex_state_lock (ex_state_t *self);
 void ex_state_unlock (ex_state_t *self);
+
+/*  The in-flight index: the hash of each pending entry ("l/<entity>/<key>") this process
+    committed, kept in memory so a confirmation is checked without reading the entry back
+    from the store. ex_state_note_pending remembers a pending entry staged for the next
+    commit; ex_state_commit adds the noted entries once they are written (so the lease
+    never sees one its commit has not made), ex_state_discard forgets them. At most
+    EX_STATE_INFLIGHT_MAX entries (the flow-control window keeps far fewer); a pending
+    entry left out, or written by an earlier run, is read from the store as before. */
+void ex_state_note_pending (ex_state_t *self, const char *key, size_t klen, const char *hash);
+
+/*  With the lock held (ex_state_lock): 1 and the entry's hash in hash[33] when key is in
+    the index, 0 when it is not (read the store). */
+int ex_state_inflight_hash (ex_state_t *self, const char *key, size_t klen, char *hash);
+
+/*  With the lock held: drops key from the index (its pending entry is being deleted). */
+void ex_state_inflight_forget (ex_state_t *self, const char *key, size_t klen);
+
+/*  Entries in the index (with the lock held, or for tests). */
+size_t ex_state_inflight_count (ex_state_t *self);
 
 /*  Opens the state of `tenant` read-only (no directory is created; works while the
     extractor holds the store; sees what was committed at the open). For readers such as

@@ -11,7 +11,7 @@
 #include "cm_log.h"
 #include "cm_store.h"
 #include "cm_time.h"
-#include "rp_map.h"
+#include "cm_map.h"
 
 #define S(x) ((x) ? (x) : "")
 
@@ -42,8 +42,8 @@ struct rp_store_t {
     cm_store_batch_t *batch; /* pending writes */
     size_t pending;          /* events in the batch */
     bool dl_dirty;           /* the batch changes dead-letter state (operator reads commit) */
-    rp_map_t *open;          /* record T\0E\0K\0 -> id_list_t: its open dead letters */
-    rp_map_t *dl_batch;      /* envelope id -> blob_t (stored JSON) or NULL (removed): the
+    cm_map_t *open;          /* record T\0E\0K\0 -> id_list_t: its open dead letters */
+    cm_map_t *dl_batch;      /* envelope id -> blob_t (stored JSON) or NULL (removed): the
                                 dead letters the pending batch changes, read before the db */
     jbuf_t jb;               /* reused buffer for one audit entry */
     char *exp_cursor;        /* retention sweep: next a/ key to visit, NULL = from the start */
@@ -273,13 +273,13 @@ static int
 open_add_raw (rp_store_t *self, const char *rec, size_t rlen, const char *id)
 {
     bool found = false;
-    id_list_t *l = rp_map_get (self->open, rec, rlen, &found);
+    id_list_t *l = cm_map_get (self->open, rec, rlen, &found);
     if (!l) {
         l = calloc (1, sizeof *l);
         if (!l)
             return -1;
-        if (rp_map_put (self->open, rec, rlen, l) != 0)
-            return -1; /* rp_map_put freed l */
+        if (cm_map_put (self->open, rec, rlen, l) != 0)
+            return -1; /* cm_map_put freed l */
     }
     for (size_t i = 0; i < l->count; i++)
         if (strcmp (l->ids[i], id) == 0)
@@ -319,7 +319,7 @@ open_remove (rp_store_t *self, const char *tenant, const char *entity, const cha
     if (!rec)
         return; /* a stale entry costs one read later, nothing else */
     bool found = false;
-    id_list_t *l = rp_map_get (self->open, rec, rlen, &found);
+    id_list_t *l = cm_map_get (self->open, rec, rlen, &found);
     if (l) {
         for (size_t i = 0; i < l->count; i++)
             if (strcmp (l->ids[i], id) == 0) {
@@ -328,7 +328,7 @@ open_remove (rp_store_t *self, const char *tenant, const char *entity, const cha
                 break;
             }
         if (l->count == 0)
-            rp_map_delete (self->open, rec, rlen);
+            cm_map_delete (self->open, rec, rlen);
     }
     free (rec);
 }
@@ -338,7 +338,7 @@ static bool
 open_has (const rp_store_t *self, const char *rec, size_t rlen)
 {
     bool found = false;
-    const id_list_t *l = rp_map_get (self->open, rec, rlen, &found);
+    const id_list_t *l = cm_map_get (self->open, rec, rlen, &found);
     return l && l->count > 0;
 }
 
@@ -394,7 +394,7 @@ batch_note (rp_store_t *self, const char *id, const char *text, size_t len)
         memcpy (b->data, text, len);
         b->data[len] = '\0';
     }
-    if (rp_map_put (self->dl_batch, id, strlen (id), b) != 0)
+    if (cm_map_put (self->dl_batch, id, strlen (id), b) != 0)
         goto oom;
     return 0;
 oom:
@@ -481,8 +481,8 @@ rp_store_open (const char *dir, bool read_only, char *err, size_t err_cap)
     if (!self->db)
         goto fail;
     self->batch = cm_store_batch_new ();
-    self->open = rp_map_new (id_list_free);
-    self->dl_batch = rp_map_new (blob_free);
+    self->open = cm_map_new (id_list_free);
+    self->dl_batch = cm_map_new (blob_free);
     if (!self->batch || !self->open || !self->dl_batch) {
         snprintf (err, err_cap, "out of memory");
         goto fail;
@@ -520,8 +520,8 @@ rp_store_open (const char *dir, bool read_only, char *err, size_t err_cap)
     }
     return self;
 fail:
-    rp_map_destroy (&self->open);
-    rp_map_destroy (&self->dl_batch);
+    cm_map_destroy (&self->open);
+    cm_map_destroy (&self->dl_batch);
     cm_store_batch_destroy (&self->batch);
     cm_store_destroy (&self->db);
     free (self);
@@ -537,8 +537,8 @@ rp_store_destroy (rp_store_t **self_p)
     if (!self->read_only && rp_store_flush (self, true) != 0)
         cm_error ("RPL_STORE_ERROR", "op=close_flush error=\"%s\"", self->error);
     cm_store_batch_destroy (&self->batch);
-    rp_map_destroy (&self->open);
-    rp_map_destroy (&self->dl_batch);
+    cm_map_destroy (&self->open);
+    cm_map_destroy (&self->dl_batch);
     free (self->jb.p);
     free (self->exp_cursor);
     cm_store_destroy (&self->db);
@@ -597,7 +597,7 @@ rp_store_flush (rp_store_t *self, bool sync)
     self->pending = 0;
     self->dl_dirty = false;
     self->meta_dirty = false;
-    rp_map_clear (self->dl_batch);
+    cm_map_clear (self->dl_batch);
     return 0;
 }
 
@@ -782,7 +782,7 @@ dead_letter_get (rp_store_t *self, const char *id, rp_dead_letter_t **dl)
 {
     *dl = NULL;
     bool pending = false;
-    blob_t *blob = rp_map_get (self->dl_batch, id, strlen (id), &pending);
+    blob_t *blob = cm_map_get (self->dl_batch, id, strlen (id), &pending);
     if (pending) {
         /* changed by the batch: the db does not have it yet */
         if (!blob)
@@ -1042,7 +1042,7 @@ resolve_one (rp_store_t *self, const cm_event_t *ev, const char *id)
 static int
 dead_letter_resolve (rp_store_t *self, const cm_event_t *ev)
 {
-    if (rp_map_size (self->open) == 0)
+    if (cm_map_size (self->open) == 0)
         return 0;
     size_t rlen = 0;
     char *rec = record_key ("", ev->tenant, ev->entity, ev->key, 0, &rlen);
@@ -1051,7 +1051,7 @@ dead_letter_resolve (rp_store_t *self, const cm_event_t *ev)
         return -1;
     }
     bool found = false;
-    id_list_t *l = rp_map_get (self->open, rec, rlen, &found);
+    id_list_t *l = cm_map_get (self->open, rec, rlen, &found);
     free (rec);
     if (!l || l->count == 0)
         return 0;
@@ -1374,7 +1374,7 @@ expire_one (const char *key, size_t klen, const char *val, size_t vlen, void *ar
     if (at_ms >= ctx->cutoff_ms)
         return 0;
     /* the history of a record with an open dead letter stays, whatever its age */
-    if (rp_map_size (self->open) > 0 && open_has (self, key + 2, klen - 2 - 16))
+    if (cm_map_size (self->open) > 0 && open_has (self, key + 2, klen - 2 - 16))
         return 0;
     cm_store_batch_delete (self->batch, key, klen);
     ctx->removed++;

@@ -184,6 +184,77 @@ test_confirm_batch (void **state)
     ex_flow_destroy (&flow);
 }
 
+/*  Confirmations are checked against the in-flight index when the pending entry is in it,
+    and against the store when it is not (written by an earlier run): the same answers. */
+static void
+test_inflight_index (void **state)
+{
+    fx_t *fx = *state;
+    char err[256];
+    ex_lease_config_t cfg = {"ACME_PRD", NULL, 1000, 0, NULL, NULL, NULL};
+    ex_lease_t *lease = ex_lease_new (NULL, fx->state, &cfg, err, sizeof err);
+    assert_non_null (lease);
+    cm_envelope_t *a = vendor ("V1", "A");
+    cm_envelope_t *a2 = vendor ("V1", "A, newer");
+    cm_envelope_t *b = vendor ("V2", "B");
+    cm_envelope_t *c = vendor ("V3", "C");
+    size_t sa, sa2, sb, sc;
+    char *ca = confirm_of (a, "ACME_PRD", CM_OUTCOME_LOADED, &sa);
+    char *ca2 = confirm_of (a2, "ACME_PRD", CM_OUTCOME_LOADED, &sa2);
+    char *cb = confirm_of (b, "ACME_PRD", CM_OUTCOME_LOADED, &sb);
+    char *cc = confirm_of (c, "ACME_PRD", CM_OUTCOME_LOADED, &sc);
+
+    /* staged but not yet committed: neither indexed nor stored, so not confirmable */
+    assert_int_equal (ex_lease_stage (fx->state, c, 1000), 0);
+    assert_int_equal (ex_state_inflight_count (fx->state), 0);
+    assert_int_equal (ex_lease_handle_confirm (lease, cc, sc, 2000), 0);
+    assert_int_equal (ex_state_commit (fx->state, false, err, sizeof err), 0);
+    assert_int_equal (ex_state_inflight_count (fx->state), 1);
+    assert_int_equal (ex_lease_handle_confirm (lease, cc, sc, 2000), 1);
+    assert_int_equal (ex_state_inflight_count (fx->state), 0);
+
+    /* a discarded stage leaves no trace in the index */
+    assert_int_equal (ex_lease_stage (fx->state, b, 1000), 0);
+    ex_state_discard (fx->state);
+    assert_int_equal (ex_state_commit (fx->state, false, err, sizeof err), 0);
+    assert_int_equal (ex_state_inflight_count (fx->state), 0);
+    assert_int_equal (ex_lease_handle_confirm (lease, cb, sb, 2000), 0);
+
+    /* a newer version replaces the indexed hash: the older confirmation is ignored */
+    stage (fx, a, 1000);
+    stage (fx, a2, 1100);
+    assert_int_equal (ex_state_inflight_count (fx->state), 1);
+    assert_int_equal (ex_lease_handle_confirm (lease, ca, sa, 2000), 0);
+    assert_int_equal (ex_lease_pending_count (fx->state), 1);
+
+    /* after a restart the index is empty: the pending entry is read from the store */
+    stage (fx, b, 1200);
+    ex_lease_destroy (&lease);
+    ex_state_destroy (&fx->state);
+    fx->state = ex_state_open (fx->dir, "ACME_PRD", err, sizeof err);
+    assert_non_null (fx->state);
+    lease = ex_lease_new (NULL, fx->state, &cfg, err, sizeof err);
+    assert_non_null (lease);
+    assert_int_equal (ex_state_inflight_count (fx->state), 0);
+    assert_int_equal (ex_lease_pending_count (fx->state), 2);
+    assert_int_equal (ex_lease_handle_confirm (lease, ca, sa, 2000), 0); /* still the old one */
+    const void *data[] = {ca2, cb};
+    size_t sizes[] = {sa2, sb};
+    assert_int_equal (ex_lease_handle_confirms (lease, data, sizes, 2, 2000), 2);
+    assert_int_equal (ex_lease_pending_count (fx->state), 0);
+    assert_int_equal (ex_state_changed (fx->state, "vendor", "V1", a2->hash, err, sizeof err), 0);
+    assert_int_equal (ex_state_changed (fx->state, "vendor", "V2", b->hash, err, sizeof err), 0);
+    free (ca);
+    free (ca2);
+    free (cb);
+    free (cc);
+    cm_envelope_destroy (&a);
+    cm_envelope_destroy (&a2);
+    cm_envelope_destroy (&b);
+    cm_envelope_destroy (&c);
+    ex_lease_destroy (&lease);
+}
+
 static void
 test_reemit_after_lease_when_quiet (void **state)
 {
@@ -274,6 +345,7 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_pending_and_confirm, setup, teardown),
         cmocka_unit_test_setup_teardown (test_confirm_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_inflight_index, setup, teardown),
         cmocka_unit_test_setup_teardown (test_reemit_after_lease_when_quiet, setup, teardown),
         cmocka_unit_test_setup_teardown (test_thread_reads_confirmations, setup, teardown),
     };

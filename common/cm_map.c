@@ -1,11 +1,11 @@
-/*  rp_map: byte-string hash map (separate chaining, FNV-1a, doubling). See rp_map.h. */
-#include "rp_map.h"
+/*  cm_map: byte-string hash map (separate chaining, FNV-1a, doubling). See cm_map.h. */
+#include "cm_map.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define RP_MAP_MIN_BUCKETS 64
+#define CM_MAP_MIN_BUCKETS 64
 
 typedef struct node_t {
     struct node_t *next; /* next node of the bucket */
@@ -15,11 +15,11 @@ typedef struct node_t {
     char key[];          /* key bytes */
 } node_t;
 
-struct rp_map_t {
+struct cm_map_t {
     node_t **buckets;        /* bucket heads */
     size_t nbuckets;         /* number of buckets, a power of two */
     size_t size;             /* entries */
-    rp_map_free_fn *free_fn; /* frees values, or NULL */
+    cm_map_free_fn *free_fn; /* frees values, or NULL */
 };
 
 static uint64_t
@@ -34,24 +34,24 @@ hash_bytes (const void *key, size_t klen)
     return h ^ (h >> 29);
 }
 
-rp_map_t *
-rp_map_new (rp_map_free_fn *free_fn)
+cm_map_t *
+cm_map_new (cm_map_free_fn *free_fn)
 {
-    rp_map_t *self = calloc (1, sizeof *self);
+    cm_map_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
-    self->buckets = calloc (RP_MAP_MIN_BUCKETS, sizeof *self->buckets);
+    self->buckets = calloc (CM_MAP_MIN_BUCKETS, sizeof *self->buckets);
     if (!self->buckets) {
         free (self);
         return NULL;
     }
-    self->nbuckets = RP_MAP_MIN_BUCKETS;
+    self->nbuckets = CM_MAP_MIN_BUCKETS;
     self->free_fn = free_fn;
     return self;
 }
 
 static void
-node_free (rp_map_t *self, node_t *n)
+node_free (cm_map_t *self, node_t *n)
 {
     if (n->value && self->free_fn)
         self->free_fn (n->value);
@@ -59,7 +59,7 @@ node_free (rp_map_t *self, node_t *n)
 }
 
 void
-rp_map_clear (rp_map_t *self)
+cm_map_clear (cm_map_t *self)
 {
     for (size_t i = 0; i < self->nbuckets; i++) {
         node_t *n = self->buckets[i];
@@ -74,19 +74,19 @@ rp_map_clear (rp_map_t *self)
 }
 
 void
-rp_map_destroy (rp_map_t **self_p)
+cm_map_destroy (cm_map_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    rp_map_t *self = *self_p;
-    rp_map_clear (self);
+    cm_map_t *self = *self_p;
+    cm_map_clear (self);
     free (self->buckets);
     free (self);
     *self_p = NULL;
 }
 
 static node_t **
-find (const rp_map_t *self, const void *key, size_t klen, uint64_t h)
+find (const cm_map_t *self, const void *key, size_t klen, uint64_t h)
 {
     node_t **pp = &self->buckets[h & (self->nbuckets - 1)];
     while (*pp) {
@@ -99,7 +99,7 @@ find (const rp_map_t *self, const void *key, size_t klen, uint64_t h)
 }
 
 void *
-rp_map_get (const rp_map_t *self, const void *key, size_t klen, bool *found)
+cm_map_get (const cm_map_t *self, const void *key, size_t klen, bool *found)
 {
     node_t **pp = find (self, key, klen, hash_bytes (key, klen));
     *found = *pp != NULL;
@@ -108,7 +108,7 @@ rp_map_get (const rp_map_t *self, const void *key, size_t klen, bool *found)
 
 /*  Doubles the bucket array; on OOM the map keeps working with longer chains. */
 static void
-grow (rp_map_t *self)
+grow (cm_map_t *self)
 {
     size_t nb = self->nbuckets * 2;
     node_t **b = calloc (nb, sizeof *b);
@@ -129,7 +129,7 @@ grow (rp_map_t *self)
 }
 
 int
-rp_map_put (rp_map_t *self, const void *key, size_t klen, void *value)
+cm_map_put (cm_map_t *self, const void *key, size_t klen, void *value)
 {
     uint64_t h = hash_bytes (key, klen);
     node_t **pp = find (self, key, klen, h);
@@ -159,7 +159,7 @@ rp_map_put (rp_map_t *self, const void *key, size_t klen, void *value)
 }
 
 bool
-rp_map_delete (rp_map_t *self, const void *key, size_t klen)
+cm_map_delete (cm_map_t *self, const void *key, size_t klen)
 {
     node_t **pp = find (self, key, klen, hash_bytes (key, klen));
     if (!*pp)
@@ -172,7 +172,7 @@ rp_map_delete (rp_map_t *self, const void *key, size_t klen)
 }
 
 size_t
-rp_map_size (const rp_map_t *self)
+cm_map_size (const cm_map_t *self)
 {
     return self->size;
 }
