@@ -12,6 +12,7 @@
 
 #include "cm_envelope.h"
 #include "cm_event.h"
+#include "cm_event_batch.h"
 #include "cm_log.h"
 #include "cm_signal.h"
 #include "cm_time.h"
@@ -44,25 +45,26 @@ typedef struct {
 } ld_job_t;
 
 struct ld_loader_t {
-    void *load;              /* PULL: envelopes from the transformer */
-    void *replay;            /* PULL: envelopes from the replayer */
-    void *events;            /* PUSH: events to the replayer */
-    ld_batcher_t *batcher;   /* records waiting for a call */
-    ld_orgs_t *orgs;         /* tenant -> org */
-    size_t *in_flight;       /* jobs at the workers per org */
-    ld_workers_t *workers;   /* call threads */
-    size_t max_in_flight;    /* workers, and calls per org at once */
-    ld_item_t **scratch;     /* ld_batcher_take's output */
-    size_t scratch_cap;      /* its size */
-    sf_bulk_options_t bulk;  /* Bulk polling settings */
-    int64_t drain_ms;        /* flush budget on stop */
-    int64_t cancel_at_ms;    /* atomic: Bulk jobs give up after this (0: never) */
-    bool draining;           /* stopping: retryable failures are dead-lettered */
-    size_t batch_size;       /* records per Collections call */
-    size_t capacity;         /* records the batcher holds at most (salesforce.max_held) */
-    ld_loader_stats_t stats; /* counters (org counters are summed on demand) */
-    ld_loader_tick_fn *tick; /* called about once a second, or NULL */
-    void *tick_arg;          /* its argument */
+    void *load;                 /* PULL: envelopes from the transformer */
+    void *replay;               /* PULL: envelopes from the replayer */
+    void *events;               /* PUSH: events to the replayer */
+    cm_event_batch_t *ev_batch; /* events not yet sent (s_events_flush) */
+    ld_batcher_t *batcher;      /* records waiting for a call */
+    ld_orgs_t *orgs;            /* tenant -> org */
+    size_t *in_flight;          /* jobs at the workers per org */
+    ld_workers_t *workers;      /* call threads */
+    size_t max_in_flight;       /* workers, and calls per org at once */
+    ld_item_t **scratch;        /* ld_batcher_take's output */
+    size_t scratch_cap;         /* its size */
+    sf_bulk_options_t bulk;     /* Bulk polling settings */
+    int64_t drain_ms;           /* flush budget on stop */
+    int64_t cancel_at_ms;       /* atomic: Bulk jobs give up after this (0: never) */
+    bool draining;              /* stopping: retryable failures are dead-lettered */
+    size_t batch_size;          /* records per Collections call */
+    size_t capacity;            /* records the batcher holds at most (salesforce.max_held) */
+    ld_loader_stats_t stats;    /* counters (org counters are summed on demand) */
+    ld_loader_tick_fn *tick;    /* called about once a second, or NULL */
+    void *tick_arg;             /* its argument */
 };
 
 int
@@ -210,11 +212,17 @@ ld_loader_new (void *zmq_ctx, const ld_loader_config_t *config, char *err, size_
                                  LD_EVENT_LINGER_MS, err, err_cap);
     if (!self->events)
         goto fail;
+    if (!(self->ev_batch = cm_event_batch_new ())) {
+        snprintf (err, err_cap, "out of memory");
+        goto fail;
+    }
     return self;
 fail:
     ld_loader_destroy (&self);
     return NULL;
 }
+
+static void s_events_flush (ld_loader_t *self);
 
 void
 ld_loader_destroy (ld_loader_t **self_p)
@@ -225,6 +233,9 @@ ld_loader_destroy (ld_loader_t **self_p)
     //  Workers first: they may still read records and orgs
     __atomic_store_n (&self->cancel_at_ms, cm_mono_ms (), __ATOMIC_RELEASE);
     ld_workers_destroy (&self->workers, s_job_discard);
+    if (self->ev_batch)
+        s_events_flush (self);
+    cm_event_batch_destroy (&self->ev_batch);
     cm_zsock_destroy (&self->load);
     cm_zsock_destroy (&self->replay);
     cm_zsock_destroy (&self->events);
@@ -288,7 +299,26 @@ ld_loader_stats (const ld_loader_t *self, ld_loader_stats_t *stats)
 /* ---------------------------------------------------------------------------------------- */
 /* Events and outcomes (the loop's thread only) */
 
-//  Sends one event; a failure is logged and counted (the event is lost, the loop goes on).
+//  Sends the events batched so far as one message (cm_event_batch.h); a failure is
+//  logged and counted (those events are lost, the loop goes on). The run loop calls it
+//  before it waits, so no event waits for the next piece of work.
+static void
+s_events_flush (ld_loader_t *self)
+{
+    size_t size = 0;
+    const void *frame = cm_event_batch_frame (self->ev_batch, &size);
+    if (!frame)
+        return;
+    if (cm_zsock_send (self->events, frame, size, LD_EVENT_SEND_MS) != 0) {
+        size_t n = cm_event_batch_count (self->ev_batch);
+        self->stats.events_lost += n;
+        cm_error ("LDR_EVENT_LOST", "events=%zu reason=\"%s\"", n, strerror (errno));
+    }
+    cm_event_batch_clear (self->ev_batch);
+}
+
+//  Adds one event to the batch (sent when full, or by the run loop before it waits); a
+//  failure is logged and counted (the event is lost, the loop goes on).
 static void
 s_emit (ld_loader_t *self, cm_event_t **event_p)
 {
@@ -298,15 +328,12 @@ s_emit (ld_loader_t *self, cm_event_t **event_p)
         cm_error ("LDR_EVENT_LOST", "reason=\"out of memory\"");
         return;
     }
-    char *data = NULL;
-    size_t size = 0;
-    if (cm_event_encode (event, &data, &size) != 0 ||
-        cm_zsock_send (self->events, data, size, LD_EVENT_SEND_MS) != 0) {
+    if (cm_event_batch_add (self->ev_batch, event) != 0) {
         self->stats.events_lost++;
-        cm_error ("LDR_EVENT_LOST", "eid=%s outcome=%s reason=\"%s\"", event->envelope_id,
-                  cm_outcome_name (event->outcome), data ? strerror (errno) : "encode failed");
-    }
-    free (data);
+        cm_error ("LDR_EVENT_LOST", "eid=%s outcome=%s reason=\"encode failed\"",
+                  event->envelope_id, cm_outcome_name (event->outcome));
+    } else if (cm_event_batch_full (self->ev_batch))
+        s_events_flush (self);
     cm_event_destroy (event_p);
 }
 
@@ -895,10 +922,12 @@ s_drain (ld_loader_t *self)
         s_dispatch (self, true);
         if (ld_batcher_count (self->batcher) == 0 && ld_workers_busy (self->workers) == 0)
             break;
+        s_events_flush (self);
         s_wait (self, items, 1, deadline - now < 200 ? (long)(deadline - now) : 200);
     }
     //  Calls in flight end by themselves (request timeouts, Bulk jobs cancelled)
     while (ld_workers_busy (self->workers) > 0) {
+        s_events_flush (self);
         s_wait (self, items, 1, 200);
         s_collect (self);
     }
@@ -950,6 +979,7 @@ ld_loader_run (ld_loader_t *self)
         //  Backpressure: while full (no room for a whole batch), leave the messages in
         //  ZeroMQ's queues
         bool full = ld_batcher_full (self->batcher) || !s_room (self);
+        s_events_flush (self);
         zmq_pollitem_t items[3] = {
             {0}, {self->load, 0, ZMQ_POLLIN, 0}, {self->replay, 0, ZMQ_POLLIN, 0}};
         int n = s_wait (self, items, full ? 1 : 3, timeout);
@@ -968,6 +998,7 @@ ld_loader_run (ld_loader_t *self)
     }
     size_t held = ld_batcher_count (self->batcher);
     s_drain (self);
+    s_events_flush (self);
     cm_info ("LDR_DRAINED", "held_at_stop=%zu", held);
     s_log_stats (self, "LDR_STOP");
     return rc;

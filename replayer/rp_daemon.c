@@ -13,12 +13,13 @@
 #include "cm_confirm.h"
 #include "cm_daemon.h"
 #include "cm_event.h"
+#include "cm_event_batch.h"
 #include "cm_log.h"
 #include "cm_signal.h"
 #include "cm_time.h"
 #include "cm_zsock.h"
 
-#define RP_BURST_MAX        5000  /* messages read before a commit and a look at the rest */
+#define RP_BURST_MAX        5000  /* events read (a batch at most 256 more) before a commit */
 #define RP_ID_MAX           128   /* longest envelope id accepted in a control request */
 #define RP_REDRIVE_SCAN_MS  5000  /* how often retryable dead letters are looked at */
 #define RP_METRICS_MS       1000  /* how often the metric gauges are refreshed */
@@ -659,7 +660,24 @@ drain_events (rp_daemon_t *self, int max)
             return -1;
         }
         bool more = zmq_msg_more (&msg);
-        int rc = rp_daemon_handle_event (self, zmq_msg_data (&msg), zmq_msg_size (&msg));
+        /* one event, or a batch of them (cm_event_batch.h) */
+        cm_event_frame_t frame;
+        cm_event_frame_init (&frame, zmq_msg_data (&msg), zmq_msg_size (&msg));
+        const void *item;
+        size_t item_size;
+        char why[160];
+        int rc = 0, got;
+        while (rc == 0 &&
+               (got = cm_event_frame_next (&frame, &item, &item_size, why, sizeof why)) != 0) {
+            if (got < 0) {
+                self->received++;
+                rp_store_count_bad_event (self->store);
+                cm_warn ("RPL_BAD_EVENT", "size=%zu reason=\"%s\"", zmq_msg_size (&msg), why);
+                break;
+            }
+            rc = rp_daemon_handle_event (self, item, item_size);
+            n++;
+        }
         zmq_msg_close (&msg);
         /* a multi-part message: the first part counts, the rest is dropped */
         while (more) {
@@ -673,7 +691,6 @@ drain_events (rp_daemon_t *self, int max)
         }
         if (rc != 0)
             return -1;
-        n++;
     }
     return n;
 }

@@ -10,6 +10,7 @@
 
 #include "cm_envelope.h"
 #include "cm_event.h"
+#include "cm_event_batch.h"
 #include "cm_log.h"
 #include "cm_signal.h"
 #include "cm_time.h"
@@ -49,6 +50,7 @@ struct tf_loop_t {
     void *pull;                         /* extract socket, bound */
     void *push;                         /* load socket, bound */
     void *events;                       /* events socket, connected */
+    cm_event_batch_t *ev_batch;         /* events not yet sent (events_flush) */
     const tf_mapping_t *mapping;        /* borrowed */
     const tf_memory_ops_t *mem;         /* borrowed, may be NULL */
     tf_memory_ops_t mem_group;          /* mem without commit: the group commits once */
@@ -105,11 +107,17 @@ tf_loop_new (void *ctx, const tf_loop_config_t *cfg, const tf_mapping_t *mapping
                                  cfg->drain_ms, err, err_cap);
     if (!self->events)
         goto fail;
+    if (!(self->ev_batch = cm_event_batch_new ())) {
+        snprintf (err, err_cap, "out of memory");
+        goto fail;
+    }
     return self;
 fail:
     tf_loop_destroy (&self);
     return NULL;
 }
+
+static int events_flush (tf_loop_t *self);
 
 void
 tf_loop_destroy (tf_loop_t **self_p)
@@ -133,6 +141,9 @@ tf_loop_destroy (tf_loop_t **self_p)
     if (dropped)
         //  No event went for them: the extractor's lease delivers them again
         cm_warn ("TRF_UNSENT", "what=held_batches records=%zu", dropped);
+    if (self->ev_batch && self->events)
+        events_flush (self);
+    cm_event_batch_destroy (&self->ev_batch);
     cm_zsock_destroy (&self->pull);
     cm_zsock_destroy (&self->push);
     cm_zsock_destroy (&self->events);
@@ -203,24 +214,38 @@ send_waiting (tf_loop_t *self, void *sock, const char *what, const char *data, s
     }
 }
 
+/*  Sends the events batched so far as one message (cm_event_batch.h), waiting while the
+    queue is full like every send. Every entry point of the loop calls it before it
+    returns, so no event waits for the next message. 0, or -1 (those events are lost:
+    counted and logged). */
+static int
+events_flush (tf_loop_t *self)
+{
+    size_t size = 0;
+    const void *frame = cm_event_batch_frame (self->ev_batch, &size);
+    if (!frame)
+        return 0;
+    int rc = send_waiting (self, self->events, "events", frame, size);
+    if (rc) {
+        size_t n = cm_event_batch_count (self->ev_batch);
+        self->stats.unsent += n;
+        cm_error ("TRF_UNSENT", "what=events events=%zu", n);
+    }
+    cm_event_batch_clear (self->ev_batch);
+    return rc;
+}
+
+/*  Adds the record's event to the batch, sent when full or by events_flush. */
 static int
 send_event (tf_loop_t *self, cm_event_t *ev, const cm_envelope_t *env)
 {
-    char *data = NULL;
-    size_t size = 0;
-    if (cm_event_encode (ev, &data, &size)) {
+    if (cm_event_batch_add (self->ev_batch, ev)) {
         cm_error ("TRF_EVENT_ENCODE", "tenant=%s entity=%s key=%s", env->tenant, env->entity,
                   env->key);
+        self->stats.unsent++;
         return -1;
     }
-    int rc = send_waiting (self, self->events, "events", data, size);
-    free (data);
-    if (rc) {
-        self->stats.unsent++;
-        cm_error ("TRF_UNSENT", "what=event outcome=%s tenant=%s entity=%s key=%s",
-                  cm_outcome_name (ev->outcome), env->tenant, env->entity, env->key);
-    }
-    return rc;
+    return cm_event_batch_full (self->ev_batch) ? events_flush (self) : 0;
 }
 
 /*  Reports a rejected record with the exact bytes received. */
@@ -614,7 +639,8 @@ batch_add (tf_loop_t *self, pending_t *p)
 int
 tf_loop_flush (tf_loop_t *self)
 {
-    return batches_send (self, cm_mono_ms (), true);
+    int rc = batches_send (self, cm_mono_ms (), true);
+    return events_flush (self) ? -1 : rc;
 }
 
 /*  Commits the memory's writes of the whole group, then sends every record on, in the
@@ -668,6 +694,8 @@ tf_loop_handle (tf_loop_t *self, const char *data, size_t size)
     int rc = group_flush (self);
     if (batches_send_due (self, cm_mono_ms ()))
         rc = -1;
+    if (events_flush (self))
+        rc = -1;
     return rc;
 }
 
@@ -691,6 +719,7 @@ tf_loop_poll (tf_loop_t *self, int timeout_ms)
         now = cm_mono_ms ();
         if (due >= 0)
             batches_send_due (self, now);
+        events_flush (self);
         if (cm_signal_stop_requested () || (deadline >= 0 && now >= deadline))
             return 0;
     }
@@ -705,6 +734,7 @@ tf_loop_poll (tf_loop_t *self, int timeout_ms)
     } while (self->group_count < TF_GROUP_MAX && cm_zsock_recv (self->pull, &data, &size, 0) == 1);
     group_flush (self);
     batches_send_due (self, cm_mono_ms ());
+    events_flush (self);
     return handled;
 }
 

@@ -21,6 +21,7 @@
 #include "../../transformer/tf_memory.h"
 #include "cm_envelope.h"
 #include "cm_event.h"
+#include "cm_event_batch.h"
 #include "cm_signal.h"
 #include "cm_zsock.h"
 
@@ -149,22 +150,44 @@ next_batch (void *sock, int timeout_ms, char *out, size_t cap)
     }
 }
 
+/*  The next event on sock: the loop sends its events in batches (cm_event_batch.h), so
+    this keeps the message it is reading until every event in it was taken. */
 static cm_event_t *
 next_event (void *sock)
 {
-    //  Plain zmq calls: cm_zsock_recv returns at once after a stop request.
-    zmq_pollitem_t item = {.socket = sock, .events = ZMQ_POLLIN};
-    if (zmq_poll (&item, 1, 5000) != 1)
-        return NULL;
-    zmq_msg_t msg;
-    zmq_msg_init (&msg);
-    if (zmq_msg_recv (&msg, sock, ZMQ_DONTWAIT) < 0) {
-        zmq_msg_close (&msg);
-        return NULL;
-    }
+    static void *from;             /* the socket of the message held */
+    static zmq_msg_t msg;          /* the message held */
+    static cm_event_frame_t frame; /* where in it */
+    static bool held;              /* a message is held */
     char err[256];
-    cm_event_t *ev = cm_event_decode (zmq_msg_data (&msg), zmq_msg_size (&msg), err, sizeof err);
-    zmq_msg_close (&msg);
+    const void *item = NULL;
+    size_t item_size = 0;
+    if (held && from != sock) {
+        zmq_msg_close (&msg);
+        held = false;
+    }
+    while (!held || cm_event_frame_next (&frame, &item, &item_size, err, sizeof err) != 1) {
+        if (held)
+            zmq_msg_close (&msg);
+        held = false;
+        //  Plain zmq calls: cm_zsock_recv returns at once after a stop request.
+        zmq_pollitem_t pi = {.socket = sock, .events = ZMQ_POLLIN};
+        if (zmq_poll (&pi, 1, 5000) != 1)
+            return NULL;
+        zmq_msg_init (&msg);
+        if (zmq_msg_recv (&msg, sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (&msg);
+            return NULL;
+        }
+        held = true;
+        from = sock;
+        cm_event_frame_init (&frame, zmq_msg_data (&msg), zmq_msg_size (&msg));
+    }
+    cm_event_t *ev = cm_event_decode (item, item_size, err, sizeof err);
+    if (frame.state == 2 || frame.left == 0) { /* the message's last event: let it go */
+        zmq_msg_close (&msg);
+        held = false;
+    }
     if (!ev)
         fail_msg ("event did not decode: %s", err);
     return ev;
