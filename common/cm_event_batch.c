@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cm_msgpack.h"
+
 #define S_HEAD 5 /* array 32 and bin 32 headers: a type byte and a big-endian length */
 
 struct cm_event_batch_t {
@@ -20,15 +22,6 @@ s_put_be32 (unsigned char *p, uint32_t v)
     p[1] = (unsigned char)(v >> 16);
     p[2] = (unsigned char)(v >> 8);
     p[3] = (unsigned char)v;
-}
-
-static uint32_t
-s_get_be (const unsigned char *p, int n)
-{
-    uint32_t v = 0;
-    for (int i = 0; i < n; i++)
-        v = (v << 8) | p[i];
-    return v;
 }
 
 cm_event_batch_t *
@@ -145,7 +138,7 @@ s_header (const unsigned char *p, size_t n, bool array, uint32_t *value, size_t 
         width = t == 0xc4 ? 1 : t == 0xc5 ? 2 : t == 0xc6 ? 4 : 0;
     if (!width || n < (size_t)width + 1)
         return -1;
-    *value = s_get_be (p + 1, width);
+    *value = (uint32_t)cm_msgpack_be (p + 1, width);
     *hlen = (size_t)width + 1;
     return 0;
 }

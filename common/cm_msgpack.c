@@ -7,8 +7,8 @@
 
 #define CM_MSGPACK_DEPTH_LIMIT 32 /* hard limit regardless of the caller's max_depth */
 
-static uint64_t
-be (const unsigned char *p, int n)
+uint64_t
+cm_msgpack_be (const unsigned char *p, int n)
 {
     uint64_t v = 0;
     for (int i = 0; i < n; i++)
@@ -151,7 +151,7 @@ read_len (const unsigned char *p, size_t size, size_t *pos, int n, uint64_t *len
 {
     if (size - *pos < (size_t)n)
         return -1;
-    *len = be (p + *pos, n);
+    *len = cm_msgpack_be (p + *pos, n);
     *pos += (size_t)n;
     return 0;
 }
@@ -259,7 +259,7 @@ cm_msgpack_read (const void *data, size_t size, size_t *pos, msgpack_object *o)
     if (width) {
         if (size - at < (size_t)width)
             return -1;
-        uint64_t v = be (p + at, width);
+        uint64_t v = cm_msgpack_be (p + at, width);
         at += (size_t)width;
         if (o->type == MSGPACK_OBJECT_FLOAT32) {
             uint32_t bits = (uint32_t)v;

@@ -38,6 +38,9 @@ bool cm_msgpack_str_is (const msgpack_object *o, const char *name);
     of building the whole tree with msgpack_unpack_next (one zone allocation per message). */
 int cm_msgpack_read (const void *data, size_t size, size_t *pos, msgpack_object *o);
 
+/*  The big-endian unsigned integer in the n (<= 8) bytes at p: a msgpack length or value. */
+uint64_t cm_msgpack_be (const unsigned char *p, int n);
+
 /*  Skips one whole object (with everything nested in it) that starts at data[*pos].
     Returns 0, or -1 when the bytes are truncated or invalid. Iterative: no recursion. */
 int cm_msgpack_skip (const void *data, size_t size, size_t *pos);
