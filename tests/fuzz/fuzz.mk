@@ -32,7 +32,7 @@ FUZZ_MOD_extractor   := extractor/cs_ionapi extractor/cs_ido extractor/cs_auth
 FUZZ_MOD_loader      := loader/sf_collections loader/sf_org loader/sf_auth \
                         $(basename $(wildcard loader/sf_csv.c loader/sf_bulk.c))
 FUZZ_MOD_transformer := transformer/tf_mapping transformer/tf_transform transformer/tf_memory
-FUZZ_MOD_replayer    := replayer/rp_daemon replayer/rp_store replayer/rp_map
+FUZZ_MOD_replayer    := replayer/rp_daemon replayer/rp_store
 FUZZ_FOLDERS  := common extractor loader transformer replayer
 fuzz_lib       = $(FUZZ_DIR)/lib/libfuzz_$(1).a
 
