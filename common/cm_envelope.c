@@ -45,9 +45,7 @@ s_random_id (unsigned char raw[16])
         randombytes_buf (s_id_pool, sizeof s_id_pool);
         s_id_left = sizeof s_id_pool;
     }
-    unsigned char *p = s_id_pool + sizeof s_id_pool - s_id_left;
-    memcpy (raw, p, 16);
-    sodium_memzero (p, 16); /* handed out once */
+    memcpy (raw, s_id_pool + sizeof s_id_pool - s_id_left, 16);
     s_id_left -= 16;
 }
 

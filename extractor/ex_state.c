@@ -29,6 +29,7 @@ struct ex_state_t {
     char *notes;                 /* noted pending entries since the last commit: each is
                                     klen (size_t), the key, the 32-character hash */
     size_t notes_len, notes_cap; /* bytes used and allocated */
+    bool notes_lost;             /* a staged pending entry could not be noted */
 };
 
 /*  Creates dir and its parents (mode 0700). Returns 0, or -1 (errno) with the directory
@@ -470,15 +471,23 @@ void
 ex_state_note_pending (ex_state_t *self, const char *key, size_t klen, const char *hash)
 {
     size_t need = sizeof klen + klen + 32;
-    if (!self->inflight || strlen (hash) != 32)
+    if (!self->inflight)
         return;
+    /* an entry that is not noted must not leave an older version's hash in the index:
+       the commit then empties it, and the lease reads every pending entry from the store */
+    if (strlen (hash) != 32) {
+        self->notes_lost = true;
+        return;
+    }
     if (self->notes_len + need > self->notes_cap) {
         size_t cap = self->notes_cap ? self->notes_cap * 2 : 16384;
         while (cap < self->notes_len + need)
             cap *= 2;
         char *p = realloc (self->notes, cap);
-        if (!p)
-            return; /* not indexed: the lease reads the entry from the store */
+        if (!p) {
+            self->notes_lost = true;
+            return;
+        }
         self->notes = p;
         self->notes_cap = cap;
     }
@@ -494,6 +503,8 @@ ex_state_note_pending (ex_state_t *self, const char *key, size_t klen, const cha
 static void
 s_index_notes (ex_state_t *self)
 {
+    if (self->notes_lost)
+        cm_map_clear (self->inflight);
     for (size_t at = 0; at < self->notes_len;) {
         size_t klen;
         memcpy (&klen, self->notes + at, sizeof klen);
@@ -548,6 +559,7 @@ ex_state_commit (ex_state_t *self, bool sync, char *err, size_t err_cap)
         s_index_notes (self);
     pthread_mutex_unlock (&self->lock);
     self->notes_len = 0;
+    self->notes_lost = false;
     self->staged_bytes = 0;
     if (rc) {
         s_store_error (self, "writing state (hashes, pending entries, watermark)", err, err_cap);
@@ -587,6 +599,7 @@ ex_state_discard (ex_state_t *self)
        never NULL (if that fails, the old one is kept and the next commit may carry it:
        the caller stops on the error that made it discard anyway) */
     self->notes_len = 0;
+    self->notes_lost = false;
     cm_store_batch_t *fresh = cm_store_batch_new ();
     if (fresh) {
         cm_store_batch_destroy (&self->batch);

@@ -60,7 +60,7 @@ struct rp_daemon_t {
     size_t q_cap;             /* allocated slots */
     double tokens;            /* replay token bucket */
     int64_t tokens_at_ms;     /* when tokens were last refilled (monotonic) */
-    uint64_t received;        /* messages received since start */
+    uint64_t received;        /* events received since start */
     int64_t redrive_base_ms;  /* first redrive delay, < 0 = off */
     int64_t redrive_max_ms;   /* longest redrive delay */
     int redrive_max;          /* failures before a dead letter waits for an operator */

@@ -227,6 +227,15 @@ test_inflight_index (void **state)
     assert_int_equal (ex_lease_handle_confirm (lease, ca, sa, 2000), 0);
     assert_int_equal (ex_lease_pending_count (fx->state), 1);
 
+    /* a staged entry that could not be noted empties the index at the commit (it must
+       not keep an older version's hash): the others are then read from the store */
+    ex_state_note_pending (fx->state, "l/vendor/V9", 11, "not a hash");
+    assert_int_equal (ex_lease_stage (fx->state, c, 1150), 0);
+    assert_int_equal (ex_state_commit (fx->state, false, err, sizeof err), 0);
+    assert_int_equal (ex_state_inflight_count (fx->state), 1); /* V3 only; V1 was dropped */
+    assert_int_equal (ex_lease_handle_confirm (lease, cc, sc, 2000), 1);
+    assert_int_equal (ex_lease_handle_confirm (lease, ca, sa, 2000), 0); /* V1 is at a2 */
+
     /* after a restart the index is empty: the pending entry is read from the store */
     stage (fx, b, 1200);
     ex_lease_destroy (&lease);
