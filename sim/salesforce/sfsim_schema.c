@@ -850,6 +850,13 @@ cJSON *
 sfsim_field_check (const sfsim_field_t *f, const cJSON *value, sfsim_error_t *err)
 {
     char ex[1024];
+    /* a JSON number for a number field, the common case: valid without its text */
+    if (cJSON_IsNumber (value) && (f->type == SFSIM_T_CURRENCY || f->type == SFSIM_T_DOUBLE ||
+                                   f->type == SFSIM_T_PERCENT || f->type == SFSIM_T_INT)) {
+        double d = value->valuedouble;
+        if (isfinite (d) && fabs (d) < 1e18 && (f->type != SFSIM_T_INT || d == floor (d)))
+            return cJSON_CreateNumber (d);
+    }
     char *text = s_text (value);
     cJSON *out = NULL;
     if (!text) {

@@ -2,8 +2,10 @@
     validation and all-or-none rollback. See sfsim_store.h. */
 #include "sfsim_store.h"
 
+#include <assert.h>
 #include <math.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,9 +27,13 @@ typedef struct {
 } table_t;
 
 struct sfsim_store_t {
-    pthread_mutex_t mutex;  /* guards everything below */
-    sfsim_schema_t *schema; /* the schema (owned) */
-    sfsim_map_t *tables;    /* object name (any case) -> table_t */
+    pthread_mutex_t mutex;    /* guards everything below */
+    sfsim_schema_t *schema;   /* the schema (owned) */
+    sfsim_schema_t **retired; /* schemas replaced by a patch, kept: records name their
+                                 fields with the strings of the schema they were written
+                                 under (owned) */
+    size_t retired_count;     /* their number */
+    sfsim_map_t *tables;      /* object name (any case) -> table_t */
 };
 
 typedef struct {
@@ -274,6 +280,9 @@ sfsim_store_destroy (sfsim_store_t **self_p)
         s_table_free (v);
     sfsim_map_destroy (&self->tables);
     sfsim_schema_destroy (&self->schema);
+    for (size_t i = 0; i < self->retired_count; i++)
+        sfsim_schema_destroy (&self->retired[i]);
+    free (self->retired);
     pthread_mutex_destroy (&self->mutex);
     free (self);
     *self_p = NULL;
@@ -302,6 +311,14 @@ sfsim_store_set_schema (sfsim_store_t *self, sfsim_schema_t **schema_p, char *er
 {
     sfsim_schema_t *schema = *schema_p;
     *schema_p = NULL;
+    sfsim_schema_t **retired =
+        realloc (self->retired, (self->retired_count + 1) * sizeof *self->retired);
+    if (!retired) {
+        snprintf (err, err_cap, "out of memory");
+        sfsim_schema_destroy (&schema);
+        return -1;
+    }
+    self->retired = retired;
     /* Check every table against the new unique rules before changing anything. */
     size_t pos = 0;
     void *v;
@@ -328,7 +345,7 @@ sfsim_store_set_schema (sfsim_store_t *self, sfsim_schema_t **schema_p, char *er
             return -1;
         }
     }
-    sfsim_schema_destroy (&self->schema);
+    self->retired[self->retired_count++] = self->schema;
     self->schema = schema;
     return 0;
 }
@@ -495,6 +512,23 @@ s_undo_log (sfsim_undo_t *undo, table_t *t, sfsim_record_t *rec, cJSON *old)
     return 0;
 }
 
+/*  Sets field f of the pending changes to value (owned), replacing an earlier value of the
+    same field (an input may name a field twice, in any case). by_field[i] is the value of
+    obj->fields[i] in changes, NULL when unset: a lookup by name would cost a string
+    comparison per change, for every field of every record. The item's name is the
+    schema's own string (a constant key: a schema replaced by a patch is kept until the
+    store is destroyed), so a stored record holds no copy of its field names. */
+static void
+s_change_set (cJSON *changes, cJSON **by_field, const sfsim_object_t *obj, const sfsim_field_t *f,
+              cJSON *value)
+{
+    ptrdiff_t i = f - obj->fields;
+    assert (i >= 0 && i < obj->field_count);
+    if (by_field[i])
+        cJSON_Delete (cJSON_DetachItemViaPointer (changes, by_field[i]));
+    by_field[i] = cJSON_AddItemToObjectCS (changes, f->name, value) ? value : NULL;
+}
+
 int
 sfsim_store_write (sfsim_store_t *self, const sfsim_object_t *obj, sfsim_write_mode_t mode,
                    const sfsim_field_t *ext_field, const char *ext_value, const cJSON *input,
@@ -503,13 +537,14 @@ sfsim_store_write (sfsim_store_t *self, const sfsim_object_t *obj, sfsim_write_m
     memset (res, 0, sizeof *res);
     sfsim_error_t *err = &res->error;
     cJSON *changes = cJSON_CreateObject ();
+    cJSON **by_field = calloc ((size_t)obj->field_count + 1, sizeof *by_field);
     char missing[16][80];
     int missing_count = 0;
     char parent_id[19] = "";
     char buf[64];
     int rc = -1;
     table_t *t = s_table (self, obj);
-    if (!changes || !t) {
+    if (!changes || !by_field || !t) {
         sfsim_error_set (err, "UNKNOWN_EXCEPTION", NULL, "out of memory");
         goto out;
     }
@@ -536,8 +571,7 @@ sfsim_store_write (sfsim_store_t *self, const sfsim_object_t *obj, sfsim_write_m
             if (s_resolve_parent (self, rf, item, id, err))
                 goto out;
             memcpy (parent_id, id, 19);
-            cJSON_DeleteItemFromObjectCaseSensitive (changes, rf->name);
-            cJSON_AddItemToObject (changes, rf->name, cJSON_CreateString (id));
+            s_change_set (changes, by_field, obj, rf, cJSON_CreateString (id));
             continue;
         }
         if (f->system) {
@@ -571,21 +605,19 @@ sfsim_store_write (sfsim_store_t *self, const sfsim_object_t *obj, sfsim_write_m
                 snprintf (parent_id, sizeof parent_id, "%s", value->valuestring);
             }
         }
-        cJSON_DeleteItemFromObjectCaseSensitive (changes, f->name);
-        cJSON_AddItemToObject (changes, f->name, value);
+        s_change_set (changes, by_field, obj, f, value);
     }
     /* 2. The record to update, by external ID. */
     sfsim_record_t *rec = NULL;
     if (mode == SFSIM_WRITE_UPSERT && ext_field) {
-        const cJSON *key = cJSON_GetObjectItemCaseSensitive (changes, ext_field->name);
+        const cJSON *key = by_field[ext_field - obj->fields];
         if (ext_value) {
             cJSON *given = cJSON_CreateString (ext_value);
             cJSON *norm = sfsim_field_check (ext_field, given, err);
             cJSON_Delete (given);
             if (!norm)
                 goto out;
-            cJSON_DeleteItemFromObjectCaseSensitive (changes, ext_field->name);
-            cJSON_AddItemToObject (changes, ext_field->name, norm);
+            s_change_set (changes, by_field, obj, ext_field, norm);
             key = norm;
         }
         const char *k = key ? s_key (key, buf, sizeof buf) : NULL;
@@ -600,10 +632,10 @@ sfsim_store_write (sfsim_store_t *self, const sfsim_object_t *obj, sfsim_write_m
     if (!rec) {
         for (int i = 0; i < obj->field_count; i++) {
             const sfsim_field_t *f = &obj->fields[i];
-            if (f->system || cJSON_GetObjectItemCaseSensitive (changes, f->name))
+            if (f->system || by_field[i])
                 continue;
             if (f->default_value)
-                cJSON_AddItemToObject (changes, f->name, cJSON_CreateString (f->default_value));
+                s_change_set (changes, by_field, obj, f, cJSON_CreateString (f->default_value));
             else if (f->required && missing_count < 16)
                 snprintf (missing[missing_count++], sizeof missing[0], "%s", f->name);
         }
@@ -664,7 +696,7 @@ sfsim_store_write (sfsim_store_t *self, const sfsim_object_t *obj, sfsim_write_m
             if (cJSON_IsNull (c))
                 cJSON_Delete (c);
             else
-                cJSON_AddItemToObject (rec->fields, c->string, c);
+                cJSON_AddItemToObjectCS (rec->fields, c->string, c);
             c = next;
         }
         cJSON_ReplaceItemInObjectCaseSensitive (rec->fields, "LastModifiedDate",
@@ -693,7 +725,7 @@ sfsim_store_write (sfsim_store_t *self, const sfsim_object_t *obj, sfsim_write_m
             goto out;
         }
         s_new_id (t, rec->id);
-        cJSON_AddStringToObject (fields, "Id", rec->id);
+        cJSON_AddItemToObjectCS (fields, "Id", cJSON_CreateString (rec->id));
         cJSON *c = changes->child;
         while (c) {
             cJSON *next = c->next;
@@ -701,12 +733,12 @@ sfsim_store_write (sfsim_store_t *self, const sfsim_object_t *obj, sfsim_write_m
             if (cJSON_IsNull (c))
                 cJSON_Delete (c);
             else
-                cJSON_AddItemToObject (fields, c->string, c);
+                cJSON_AddItemToObjectCS (fields, c->string, c);
             c = next;
         }
-        cJSON_AddStringToObject (fields, "CreatedDate", now);
-        cJSON_AddStringToObject (fields, "LastModifiedDate", now);
-        cJSON_AddStringToObject (fields, "SystemModstamp", now);
+        cJSON_AddItemToObjectCS (fields, "CreatedDate", cJSON_CreateString (now));
+        cJSON_AddItemToObjectCS (fields, "LastModifiedDate", cJSON_CreateString (now));
+        cJSON_AddItemToObjectCS (fields, "SystemModstamp", cJSON_CreateString (now));
         rec->fields = fields;
         rec->index = t->count;
         t->records[t->count++] = rec;
@@ -723,6 +755,7 @@ sfsim_store_write (sfsim_store_t *self, const sfsim_object_t *obj, sfsim_write_m
     rc = 0;
 out:
     cJSON_Delete (changes);
+    free (by_field);
     return rc;
 }
 

@@ -128,6 +128,12 @@ check "stats: upserts_by_object counts calls, records sent and records written" 
     eq "$(curl -s "$U/__sim/stats" | jq -c .upserts_by_object.Account)" '{"calls":2,"records":3,"written":2}'
 check "stats: last_upsert_ms is the time of the last upsert" \
     bash -c "curl -s $U/__sim/stats | jq -e --argjson now \$(date +%s%3N) '.last_upsert_ms > \$now - 60000 and .last_upsert_ms <= \$now'"
+check "collections: a field named twice (any case): the last value, stored once" \
+    bash -c "curl -s -X PATCH '$V/composite/sobjects/Account/CloudSuite_Key__c' -H '$AUTH' \
+        -d '{\"records\":[{\"attributes\":{\"type\":\"Account\"},\"Name\":\"first\",\"name\":\"second\",\"CloudSuite_Key__c\":\"ACME:vendor:TWICE\"}]}' |
+        jq -e '.[0].success' >/dev/null &&
+        curl -s '$U/__sim/records/Account' |
+        jq -e '[.[] | select(.CloudSuite_Key__c == \"ACME:vendor:TWICE\")] | length == 1 and .[0].Name == \"second\" and ([.[0] | keys[] | ascii_downcase | select(. == \"name\")] | length == 1)'"
 
 upsert Account '{"records":[{"attributes":{"type":"Account"},"Name":"'"$(printf 'x%.0s' $(seq 1 256))"'","CloudSuite_Key__c":"ACME:vendor:LONG"},
   {"attributes":{"type":"Account"},"Name":"P","CloudSuite_Key__c":"ACME:vendor:PICK","CloudSuite_Status__c":"Closed"},
