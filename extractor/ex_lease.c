@@ -526,6 +526,8 @@ ex_lease_reemit (ex_lease_t *self, int64_t now_ms)
         free (sc.keys[i]);
     }
     free (sc.keys);
+    if (rc > 0)
+        self->emit (NULL, self->emit_arg); /* the end of the batch (ex_emit_fn) */
     if (rc > 0) {
         self->reemitted += (uint64_t)rc;
         cm_info ("EXT_LEASE_REEMIT", "tenant=%s count=%d lease_ms=%" PRId64, self->tenant, rc,

@@ -133,6 +133,8 @@ ex_ops_emit (const cm_envelope_t *env, void *arg)
         cm_metric_add (self->emit_failed, 1);
         return rc;
     }
+    if (!env)
+        return 0; /* the end of a page, no record */
     const char *entity = env->entity ? env->entity : "";
     cm_metric_t *metric = self->records_other;
     for (int i = 0; i < EX_OPS_ENTITIES; i++) {

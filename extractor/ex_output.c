@@ -9,6 +9,7 @@
 #include <zmq.h>
 
 #include "cm_event.h"
+#include "cm_event_batch.h"
 #include "cm_log.h"
 #include "cm_zsock.h"
 
@@ -17,7 +18,8 @@ struct ex_output_t {
     void *events;            /* PUSH to zmq.events_endpoint */
     uint64_t sent;           /* envelopes queued */
     uint64_t events_dropped; /* events not queued in time */
-    bool events_stalled;     /* the last event was dropped: do not wait for the next */
+    bool events_stalled;     /* the last batch was dropped: do not wait for the next */
+    cm_event_batch_t *batch; /* events not yet sent (ex_output_flush) */
 };
 
 ex_output_t *
@@ -37,6 +39,10 @@ ex_output_new (void *ctx, const char *extract_endpoint, const char *events_endpo
                                  EX_OUTPUT_EVENT_LINGER_MS, err, err_cap);
     if (!self->events)
         goto fail;
+    if (!(self->batch = cm_event_batch_new ())) {
+        snprintf (err, err_cap, "out of memory");
+        goto fail;
+    }
     return self;
 fail:
     ex_output_destroy (&self);
@@ -48,35 +54,60 @@ ex_output_destroy (ex_output_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    cm_zsock_destroy (&(*self_p)->data);
-    cm_zsock_destroy (&(*self_p)->events);
-    free (*self_p);
+    ex_output_t *self = *self_p;
+    if (self->events && self->batch)
+        ex_output_flush (self);
+    cm_event_batch_destroy (&self->batch);
+    cm_zsock_destroy (&self->data);
+    cm_zsock_destroy (&self->events);
+    free (self);
     *self_p = NULL;
 }
 
-/*  Sends the "extracted" event of env; a failure only counts and logs. */
+//  Counts and logs n events that were not queued.
+static void
+s_dropped (ex_output_t *self, const cm_envelope_t *env, size_t n, const char *reason)
+{
+    /* relaxed atomics: a metrics thread may read the counters */
+    uint64_t before = __atomic_fetch_add (&self->events_dropped, n, __ATOMIC_RELAXED);
+    /* the first and then about every 1000th, so a missing replayer does not flood the log */
+    if (before / 1000 != (before + n) / 1000 || before == 0) {
+        if (env)
+            cm_warn ("EXT_EVENT_DROPPED", "tenant=%s entity=%s key=%s dropped=%llu reason=%s",
+                     env->tenant, env->entity, env->key, (unsigned long long)(before + n), reason);
+        else
+            cm_warn ("EXT_EVENT_DROPPED", "events=%zu dropped=%llu reason=%s", n,
+                     (unsigned long long)(before + n), reason);
+    }
+}
+
+void
+ex_output_flush (ex_output_t *self)
+{
+    size_t size = 0;
+    const void *frame = cm_event_batch_frame (self->batch, &size);
+    if (!frame)
+        return;
+    /* once the replayer stalls, batches are offered without waiting until one is taken
+       again, so a missing replayer costs one short wait, not one per page */
+    int timeout = self->events_stalled ? 0 : EX_OUTPUT_EVENT_TIMEOUT_MS;
+    self->events_stalled = cm_zsock_send (self->events, frame, size, timeout) != 0;
+    if (self->events_stalled)
+        s_dropped (self, NULL, cm_event_batch_count (self->batch),
+                   "events socket full or unreachable");
+    cm_event_batch_clear (self->batch);
+}
+
+/*  Adds the "extracted" event of env to the batch (sent when full, or by ex_output_flush);
+    a failure only counts and logs. */
 static void
 s_event (ex_output_t *self, const cm_envelope_t *env)
 {
-    char *buf = NULL;
-    size_t size = 0;
     cm_event_t *ev = cm_event_new (CM_STAGE_EXTRACT, CM_OUTCOME_EXTRACTED, env);
-    /* once the replayer stalls, events are offered without waiting until one is taken
-       again, so a missing replayer costs one short wait, not one per record */
-    int timeout = self->events_stalled ? 0 : EX_OUTPUT_EVENT_TIMEOUT_MS;
-    if (!ev || cm_event_encode (ev, &buf, &size) ||
-        cm_zsock_send (self->events, buf, size, timeout)) {
-        self->events_stalled = ev && buf;
-        /* relaxed atomics: a metrics thread may read the counters */
-        uint64_t dropped = __atomic_add_fetch (&self->events_dropped, 1, __ATOMIC_RELAXED);
-        /* the first and then every 1000th, so a missing replayer does not flood the log */
-        if (dropped % 1000 == 1)
-            cm_warn ("EXT_EVENT_DROPPED", "tenant=%s entity=%s key=%s dropped=%llu reason=%s",
-                     env->tenant, env->entity, env->key, (unsigned long long)dropped,
-                     ev && buf ? "events socket full or unreachable" : "encoding failed");
-    } else
-        self->events_stalled = false;
-    free (buf);
+    if (!ev || cm_event_batch_add (self->batch, ev) != 0)
+        s_dropped (self, env, 1, "encoding failed");
+    else if (cm_event_batch_full (self->batch))
+        ex_output_flush (self);
     cm_event_destroy (&ev);
 }
 
@@ -84,6 +115,10 @@ int
 ex_output_emit (const cm_envelope_t *env, void *arg)
 {
     ex_output_t *self = arg;
+    if (!env) {
+        ex_output_flush (self);
+        return 0;
+    }
     char *buf = NULL;
     size_t size = 0;
     if (cm_envelope_encode (env, &buf, &size)) {

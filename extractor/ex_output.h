@@ -1,8 +1,10 @@
 /*  ex_output: where extracted records go. A PUSH socket connected to the transformer's
     extract endpoint for the envelopes (blocking with backpressure, interrupted by a stop
     request) and a PUSH socket connected to the replayer's events endpoint for one
-    "extracted" event per record (sent with a short timeout and dropped, counted and
-    logged when the replayer does not keep up, so events never stall the data path). */
+    "extracted" event per record. The events go in batches (cm_event_batch.h): a batch
+    leaves when it is full and at the end of every page (ex_output_flush), sent with a short
+    timeout and dropped, counted and logged when the replayer does not keep up, so events
+    never stall the data path. */
 #ifndef EX_OUTPUT_H
 #define EX_OUTPUT_H
 
@@ -27,9 +29,14 @@ ex_output_t *ex_output_new (void *ctx, const char *extract_endpoint, const char 
 void ex_output_destroy (ex_output_t **self_p);
 
 /*  An ex_emit_fn: encodes env and sends it on the data socket (waits while the queue is
-    full), then sends its "extracted" event. Returns 0 when the envelope was queued, -1
-    when not (stop requested, encoding failed, socket error). arg is the ex_output_t. */
+    full), then adds its "extracted" event to the batch. Returns 0 when the envelope was
+    queued, -1 when not (stop requested, encoding failed, socket error). env NULL (the end
+    of a page) sends the batch: ex_output_flush, returns 0. arg is the ex_output_t. */
 int ex_output_emit (const cm_envelope_t *env, void *arg);
+
+/*  Sends the events batched so far as one message; when they cannot be queued in time
+    they are dropped, counted and logged. Destroy flushes too. */
+void ex_output_flush (ex_output_t *self);
 
 /*  The data socket (PUSH to the transformer), for a connection monitor. Borrowed. */
 void *ex_output_data_socket (ex_output_t *self);

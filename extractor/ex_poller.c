@@ -506,7 +506,9 @@ ex_poller_poll (ex_poller_t *self, bool full, ex_emit_fn *emit, void *emit_arg,
         }
         stats->pages++;
         int64_t page_max = max_ms;
-        if (s_page (self, page, fresh == 1, emit, emit_arg, stats, &page_max, err, err_cap)) {
+        int prc = s_page (self, page, fresh == 1, emit, emit_arg, stats, &page_max, err, err_cap);
+        emit (NULL, emit_arg); /* the end of the page: what the emitter holds back leaves */
+        if (prc) {
             ex_state_discard (self->state);
             goto out;
         }

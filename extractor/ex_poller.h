@@ -33,7 +33,9 @@ typedef int (ex_load_fn) (void *arg, const cs_ido_query_t *query, cs_ido_page_t 
 
 /*  Hands one record on. Returns 0 when it was handed on (e.g. queued on the socket), -1
     when not (the poll stops and nothing of the current page is committed). The envelope
-    stays the caller's. */
+    stays the caller's. Called with env NULL after each page's records (also after a
+    failed one): whatever the function holds back to send together (ex_output's events)
+    must leave now, as the next page may be a while; it returns 0. */
 typedef int (ex_emit_fn) (const cm_envelope_t *env, void *arg);
 
 /*  What one entity is and how it is read. Strings borrowed by ex_poller_new. */

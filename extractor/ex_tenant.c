@@ -306,7 +306,8 @@ s_emit (const cm_envelope_t *env, void *arg)
     ex_tenant_t *self = arg;
     if (self->emit (env, self->emit_arg))
         return -1;
-    ex_flow_sent (self->flow, 1);
+    if (env)
+        ex_flow_sent (self->flow, 1);
     return 0;
 }
 

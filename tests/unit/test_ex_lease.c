@@ -26,6 +26,7 @@ typedef struct {
     char dir[256];         /* temporary directory */
     ex_state_t *state;     /* the tenant's state */
     int emitted;           /* re-emissions seen */
+    int batch_ends;        /* ends of a re-emission batch seen (env NULL) */
     uint32_t last_attempt; /* attempt of the last one */
     char last_key[64];     /* its key */
 } fx_t;
@@ -56,6 +57,10 @@ static int
 capture (const cm_envelope_t *env, void *arg)
 {
     fx_t *fx = arg;
+    if (!env) {
+        fx->batch_ends++;
+        return 0;
+    }
     fx->emitted++;
     fx->last_attempt = env->attempt;
     snprintf (fx->last_key, sizeof fx->last_key, "%s", env->key);
@@ -286,8 +291,10 @@ test_reemit_after_lease_when_quiet (void **state)
     assert_int_equal (ex_lease_reemit (lease, 12000), 0);
     assert_int_equal (fx->emitted, 0);
     /* quiet for 5 s: A comes back with attempt 2, once per lease */
+    assert_int_equal (fx->batch_ends, 0);
     assert_int_equal (ex_lease_reemit (lease, 15600), 1);
     assert_int_equal (fx->emitted, 1);
+    assert_int_equal (fx->batch_ends, 1); /* what the emitter held back leaves */
     assert_int_equal (fx->last_attempt, 2);
     assert_string_equal (fx->last_key, "V1");
     assert_int_equal (ex_lease_reemit (lease, 16000), 0);

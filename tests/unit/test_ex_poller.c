@@ -64,6 +64,7 @@ s_serve (fake_ido_t *f, const char *const *pages, size_t count)
 typedef struct {
     char got[MAX_EMIT][160]; /* emitted records */
     size_t count;            /* number emitted */
+    size_t page_ends;        /* ends of a page seen (env NULL) */
     int refuse_from;         /* refuse the emission with this index (-1: never) */
 } sink_t;
 
@@ -71,6 +72,10 @@ static int
 s_emit (const cm_envelope_t *env, void *arg)
 {
     sink_t *s = arg;
+    if (!env) {
+        s->page_ends++;
+        return 0;
+    }
     if (s->refuse_from >= 0 && (int)s->count >= s->refuse_from)
         return -1;
     assert_true (s->count < MAX_EMIT);
@@ -166,6 +171,7 @@ test_incremental (void **state)
     assert_string_equal (f.orderby, "RecordDate,VendNum");
     assert_int_equal (f.recordcap, 2);
     assert_int_equal (stats.pages, 3);
+    assert_int_equal (sink.page_ends, 3); /* the emitter is told each page's end */
     assert_int_equal (stats.seen, 5);
     assert_int_equal (stats.changed, 5);
     assert_int_equal (stats.emitted, 5);
@@ -246,6 +252,7 @@ test_failure_keeps_state (void **state)
     assert_int_equal (ex_poller_poll (p, false, s_emit, &sink, &stats, err, sizeof err), -1);
     assert_non_null (strstr (err, "V000004"));
     assert_int_equal (stats.emitted, 3);
+    assert_int_equal (sink.page_ends, 2); /* also after the page that failed */
     char wm[64];
     assert_int_equal (ex_state_watermark (st, "vendor", wm, sizeof wm, err, sizeof err), 1);
     assert_string_equal (wm, "2026-02-01 08:00:01.000");
@@ -339,6 +346,8 @@ static int
 s_emit_customer (const cm_envelope_t *env, void *arg)
 {
     sink_t *s = arg;
+    if (!env)
+        return 0;
     snprintf (s->got[s->count++], sizeof s->got[0], "%s|%s|%zu", env->key,
               cm_envelope_field (env, "Name"), env->field_count);
     return 0;
@@ -424,6 +433,8 @@ static int
 s_emit_big (const cm_envelope_t *env, void *arg)
 {
     big_sink_t *s = arg;
+    if (!env)
+        return 0;
     assert_true (s->count < BIG_PAGE);
     snprintf (s->key[s->count], sizeof s->key[0], "%s", env->key);
     snprintf (s->hash[s->count], sizeof s->hash[0], "%s", env->hash);
