@@ -17,6 +17,9 @@
 #define CM_STORE_WRITE_BUFFERS      2                  /* memtables at most (1 active) */
 #define CM_STORE_BLOOM_BITS         10                 /* bloom filter bits per key */
 #define CM_STORE_RUNS_BEFORE_MERGE  8 /* sorted runs before universal compaction merges */
+/* with several families, a family that takes few writes keeps old log files alive; past
+   this much log a flush of the family that holds the oldest frees them */
+#define CM_STORE_MAX_WAL_BYTES (16u * 1024 * 1024)
 
 /*  Full disk. A write needs its own size (twice: WAL, then SST) plus room for a memtable
     flush; with less free space it is refused with "No space left on device" before RocksDB
@@ -27,7 +30,12 @@
 
 struct cm_store_t {
     rocksdb_t *db;                              /* the open database */
-    rocksdb_options_t *options;                 /* open options */
+    rocksdb_options_t *options;                 /* open options (and the sorted families') */
+    rocksdb_options_t *append_options;          /* append families' options, or NULL */
+    rocksdb_column_family_handle_t **families;  /* [0] default, [i] the i-th asked for (NULL
+                                                   when absent from a read-only store), then
+                                                   the others found in the store */
+    size_t family_count;                        /* handles */
     rocksdb_block_based_table_options_t *table; /* table options (block cache) */
     rocksdb_cache_t *cache;                     /* LRU block cache */
     rocksdb_readoptions_t *read;                /* read options */
@@ -42,6 +50,14 @@ struct cm_store_t {
 struct cm_store_batch_t {
     rocksdb_writebatch_t *wb; /* the pending operations */
 };
+
+/*  The handle of family id (CM_STORE_DEFAULT or a cm_store_open_families index + 1), NULL
+    when it is absent (read-only) or out of range. */
+static rocksdb_column_family_handle_t *
+family (const cm_store_t *self, int id)
+{
+    return id >= 0 && (size_t)id < self->family_count ? self->families[id] : NULL;
+}
 
 /*  Copies a RocksDB error into the store (prefixed with the path) and frees it. */
 static int
@@ -62,6 +78,82 @@ cm_store_thread_init (void)
 
 cm_store_t *
 cm_store_open (const char *path, bool read_only, char *err, size_t err_cap)
+{
+    return cm_store_open_families (path, read_only, NULL, 0, err, err_cap);
+}
+
+/*  Opens the database with its column families: the default one, the n asked for, and
+    any other the store holds (a database opens only with all of its families). */
+static int
+open_families (cm_store_t *self, const char *path, const cm_store_family_t *asked, size_t n,
+               char **rerr)
+{
+    size_t nfound = 0;
+    char *lerr = NULL;
+    char **found = rocksdb_list_column_families (self->options, path, &nfound, &lerr);
+    if (lerr) { /* no database yet (a new one has only the default family) */
+        rocksdb_free (lerr);
+        rocksdb_list_column_families_destroy (found, 0); /* an empty list, still allocated */
+        found = NULL;
+        nfound = 0;
+    }
+    size_t cap = 1 + n + nfound;
+    const char **names = calloc (cap, sizeof *names);
+    const rocksdb_options_t **opts = calloc (cap, sizeof *opts);
+    size_t *slot = calloc (cap, sizeof *slot); /* where each opened one's handle goes */
+    rocksdb_column_family_handle_t **handles = calloc (cap, sizeof *handles);
+    self->families = calloc (cap, sizeof *self->families);
+    int rc = -1;
+    if (!names || !opts || !slot || !handles || !self->families) {
+        *rerr = strdup ("out of memory");
+        goto out;
+    }
+    size_t count = 0; /* families to open */
+    names[count] = "default", opts[count] = self->options, slot[count++] = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool exists = false;
+        for (size_t j = 0; j < nfound; j++)
+            exists = exists || strcmp (found[j], asked[i].name) == 0;
+        if (self->read_only && !exists)
+            continue; /* read as empty */
+        names[count] = asked[i].name;
+        opts[count] = asked[i].append ? self->append_options : self->options;
+        slot[count++] = 1 + i;
+    }
+    self->family_count = 1 + n;
+    for (size_t j = 0; j < nfound; j++) {
+        bool known = strcmp (found[j], "default") == 0;
+        for (size_t i = 0; i < n; i++)
+            known = known || strcmp (found[j], asked[i].name) == 0;
+        if (known)
+            continue;
+        names[count] = found[j], opts[count] = self->options;
+        slot[count++] = self->family_count++;
+    }
+    if (self->read_only)
+        self->db = rocksdb_open_for_read_only_column_families (self->options, path, (int)count,
+                                                               names, opts, handles, 0, rerr);
+    else
+        self->db = rocksdb_open_column_families (self->options, path, (int)count, names, opts,
+                                                 handles, rerr);
+    if (self->db && !*rerr) {
+        for (size_t i = 0; i < count; i++)
+            self->families[slot[i]] = handles[i];
+        rc = 0;
+    }
+out:
+    if (found)
+        rocksdb_list_column_families_destroy (found, nfound);
+    free (names);
+    free (opts);
+    free (slot);
+    free (handles);
+    return rc;
+}
+
+cm_store_t *
+cm_store_open_families (const char *path, bool read_only, const cm_store_family_t *families,
+                        size_t n, char *err, size_t err_cap)
 {
     char *rerr = NULL;
     cm_store_t *self = calloc (1, sizeof *self);
@@ -114,15 +206,28 @@ cm_store_open (const char *path, bool read_only, char *err, size_t err_cap)
     cm_store_thread_init ();
     rocksdb_writeoptions_set_sync (self->write_sync, 1);
     rocksdb_writeoptions_set_sync (self->write_async, 0);
+    if (n > 0) {
+        rocksdb_options_set_create_missing_column_families (self->options, read_only ? 0 : 1);
+        rocksdb_options_set_max_total_wal_size (self->options, CM_STORE_MAX_WAL_BYTES);
+    }
+    bool append = false;
+    for (size_t i = 0; i < n; i++)
+        append = append || families[i].append;
+    if (append) {
+        /* appends go into a vector memtable: an insert costs no search (a skip list's was
+           a quarter of the replayer's CPU); the vector is sorted when it is flushed, and
+           for each read of it (rare: operator queries). Concurrent memtable writes need a
+           skip list; every store has one writer thread. */
+        self->append_options = rocksdb_options_create_copy (self->options);
+        rocksdb_options_set_memtable_vector_rep (self->append_options);
+        rocksdb_options_set_allow_concurrent_memtable_write (self->options, 0);
+        rocksdb_options_set_allow_concurrent_memtable_write (self->append_options, 0);
+    }
     if (!path || !*path) {
         snprintf (err, err_cap, "store: empty path");
         goto fail;
     }
-    if (read_only)
-        self->db = rocksdb_open_for_read_only (self->options, path, 0, &rerr);
-    else
-        self->db = rocksdb_open (self->options, path, &rerr);
-    if (!self->db || rerr) {
+    if (open_families (self, path, families, n, &rerr) != 0 || !self->db || rerr) {
         snprintf (err, err_cap, "store %s: cannot open%s: %s", path, read_only ? " read-only" : "",
                   rerr ? rerr : "unknown error");
         if (rerr)
@@ -145,15 +250,28 @@ cm_store_destroy (cm_store_t **self_p)
         if (!self->read_only && !self->write_failed) {
             rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create ();
             rocksdb_flushoptions_set_wait (fo, 1);
-            char *rerr = NULL;
-            rocksdb_flush (self->db, fo, &rerr);
-            /*  A failed flush loses nothing: the WAL still holds every write. */
-            if (rerr)
-                rocksdb_free (rerr);
+            for (size_t i = 0; i < self->family_count; i++) {
+                char *rerr = NULL;
+                if (self->families[i])
+                    rocksdb_flush_cf (self->db, fo, self->families[i], &rerr);
+                /*  A failed flush loses nothing: the WAL still holds every write. */
+                if (rerr)
+                    rocksdb_free (rerr);
+            }
             rocksdb_flushoptions_destroy (fo);
         }
+        for (size_t i = 0; i < self->family_count; i++)
+            if (self->families[i])
+                rocksdb_column_family_handle_destroy (self->families[i]);
         rocksdb_close (self->db);
+    } else if (self->families) {
+        for (size_t i = 0; i < self->family_count; i++)
+            if (self->families[i])
+                rocksdb_column_family_handle_destroy (self->families[i]);
     }
+    free (self->families);
+    if (self->append_options)
+        rocksdb_options_destroy (self->append_options);
     if (self->options)
         rocksdb_options_destroy (self->options);
     if (self->table)
@@ -180,12 +298,21 @@ cm_store_error (const cm_store_t *self)
 int
 cm_store_get (cm_store_t *self, const char *key, size_t klen, char **val, size_t *vlen)
 {
+    return cm_store_get_in (self, CM_STORE_DEFAULT, key, klen, val, vlen);
+}
+
+int
+cm_store_get_in (cm_store_t *self, int fam, const char *key, size_t klen, char **val, size_t *vlen)
+{
     *val = NULL;
     *vlen = 0;
     self->error[0] = '\0';
+    rocksdb_column_family_handle_t *cf = family (self, fam);
+    if (!cf)
+        return 0;
     char *rerr = NULL;
     size_t len = 0;
-    char *v = rocksdb_get (self->db, self->read, key, klen, &len, &rerr);
+    char *v = rocksdb_get_cf (self->db, self->read, cf, key, klen, &len, &rerr);
     if (rerr) {
         if (v)
             rocksdb_free (v);
@@ -226,6 +353,7 @@ cm_store_multi_get (cm_store_t *self, size_t n, const char *const *keys, const s
     }
     /* RocksDB's own (unterminated) values land in vals first, then are replaced by copies */
     rocksdb_multi_get (self->db, self->read, n, keys, klens, vals, vlens, errs);
+    /* (the default family: rocksdb_multi_get_cf would want a handle per key) */
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
         if (errs[i]) {
@@ -352,6 +480,28 @@ cm_store_batch_delete (cm_store_batch_t *self, const char *key, size_t klen)
     rocksdb_writebatch_delete (self->wb, key, klen);
 }
 
+int
+cm_store_batch_put_in (cm_store_batch_t *self, const cm_store_t *store, int fam, const char *key,
+                       size_t klen, const void *val, size_t vlen)
+{
+    rocksdb_column_family_handle_t *cf = family (store, fam);
+    if (!cf || store->read_only)
+        return -1;
+    rocksdb_writebatch_put_cf (self->wb, cf, key, klen, val, vlen);
+    return 0;
+}
+
+int
+cm_store_batch_delete_in (cm_store_batch_t *self, const cm_store_t *store, int fam, const char *key,
+                          size_t klen)
+{
+    rocksdb_column_family_handle_t *cf = family (store, fam);
+    if (!cf || store->read_only)
+        return -1;
+    rocksdb_writebatch_delete_cf (self->wb, cf, key, klen);
+    return 0;
+}
+
 size_t
 cm_store_batch_count (const cm_store_batch_t *self)
 {
@@ -380,13 +530,23 @@ int
 cm_store_scan (cm_store_t *self, const char *prefix, size_t plen, const char *start, size_t slen,
                cm_store_scan_fn *fn, void *arg)
 {
+    return cm_store_scan_in (self, CM_STORE_DEFAULT, prefix, plen, start, slen, fn, arg);
+}
+
+int
+cm_store_scan_in (cm_store_t *self, int fam, const char *prefix, size_t plen, const char *start,
+                  size_t slen, cm_store_scan_fn *fn, void *arg)
+{
     self->error[0] = '\0';
     if (start && (slen < plen || memcmp (start, prefix, plen) != 0)) {
         snprintf (self->error, sizeof self->error, "store %s: scan start outside the prefix",
                   self->path);
         return -1;
     }
-    rocksdb_iterator_t *it = rocksdb_create_iterator (self->db, self->read);
+    rocksdb_column_family_handle_t *cf = family (self, fam);
+    if (!cf)
+        return 0; /* absent from a read-only store: empty */
+    rocksdb_iterator_t *it = rocksdb_create_iterator_cf (self->db, self->read, cf);
     if (!it) {
         snprintf (self->error, sizeof self->error, "store %s: cannot create iterator", self->path);
         return -1;

@@ -54,6 +54,11 @@ struct rp_store_t {
     char error[512];         /* last error */
 };
 
+/*  The audit family (rp_store.h): the a/ entries and the s/ index. */
+#define RP_AUDIT 1
+static const cm_store_family_t s_families[] = {{"audit", true}};
+#define RP_MIGRATE_CHUNK 10000 /* keys moved into the audit family per atomic batch */
+
 static const char *s_stat_names[] = {"bad_events", "dl_open",     "dl_created",
                                      "dl_updated", "dl_resolved", "dl_purged",
                                      "replayed",   "audit",       "audit_expired"};
@@ -468,6 +473,72 @@ stats_from_text (rp_stats_t *st, const char *text, size_t len)
 
 /* ---- open / close ------------------------------------------------------------------ */
 
+/* ---- the audit family ---------------------------------------------------------------- */
+
+typedef struct {
+    rp_store_t *self;        /* the store */
+    cm_store_batch_t *batch; /* the chunk being moved */
+    size_t count;            /* keys in it */
+    char *last;              /* the chunk's last key (malloc'd): where the next one starts */
+    size_t last_len;         /* its length */
+    int rc;                  /* -1: out of memory */
+} migrate_ctx_t;
+
+static int
+migrate_one (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
+{
+    migrate_ctx_t *ctx = arg;
+    char *last = realloc (ctx->last, klen);
+    if (!last) {
+        ctx->rc = -1;
+        return 1;
+    }
+    memcpy (last, key, klen);
+    ctx->last = last;
+    ctx->last_len = klen;
+    (void)cm_store_batch_put_in (ctx->batch, ctx->self->db, RP_AUDIT, key, klen, val, vlen);
+    cm_store_batch_delete (ctx->batch, key, klen);
+    return ++ctx->count >= RP_MIGRATE_CHUNK;
+}
+
+/*  Stores written before the audit family held the a/ entries and the s/ index in the
+    default family: they move, in atomic chunks (a crash in between leaves every key in one
+    family or the other, and the next open goes on), before the first write. Readers of a
+    store not yet migrated (read-only opens) look in both families. 0 or -1. */
+static int
+migrate_audit (rp_store_t *self)
+{
+    static const char *const prefixes[] = {"a/", "s/"};
+    migrate_ctx_t ctx = {self, cm_store_batch_new (), 0, NULL, 0, 0};
+    size_t moved = 0;
+    int rc = ctx.batch ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < 2; i++) {
+        do {
+            ctx.count = 0;
+            char *start = ctx.last;
+            size_t slen = ctx.last_len;
+            ctx.last = NULL;
+            ctx.last_len = 0;
+            /* the chunk before is deleted: a scan from its last key starts after it */
+            if (cm_store_scan (self->db, prefixes[i], 2, start, slen, migrate_one, &ctx) != 0 ||
+                ctx.rc != 0 || (ctx.count && cm_store_batch_commit (self->db, ctx.batch, true)))
+                rc = -1;
+            free (start);
+            moved += ctx.count;
+        } while (rc == 0 && ctx.count == RP_MIGRATE_CHUNK);
+        free (ctx.last);
+        ctx.last = NULL;
+        ctx.last_len = 0;
+    }
+    if (rc != 0)
+        snprintf (self->error, sizeof self->error, "%s",
+                  ctx.rc || !ctx.batch ? "out of memory" : cm_store_error (self->db));
+    else if (moved)
+        cm_info ("RPL_AUDIT_MOVED", "keys=%zu", moved);
+    cm_store_batch_destroy (&ctx.batch);
+    return rc;
+}
+
 rp_store_t *
 rp_store_open (const char *dir, bool read_only, char *err, size_t err_cap)
 {
@@ -477,9 +548,14 @@ rp_store_open (const char *dir, bool read_only, char *err, size_t err_cap)
         return NULL;
     }
     self->read_only = read_only;
-    self->db = cm_store_open (dir, read_only, err, err_cap);
+    self->db = cm_store_open_families (dir, read_only, s_families, 1, err, err_cap);
     if (!self->db)
         goto fail;
+    if (!read_only && migrate_audit (self) != 0) {
+        snprintf (err, err_cap, "%s: moving the audit entries into their family: %s", dir,
+                  self->error);
+        goto fail;
+    }
     self->batch = cm_store_batch_new ();
     self->open = cm_map_new (id_list_free);
     self->dl_batch = cm_map_new (blob_free);
@@ -628,8 +704,12 @@ audit_put (rp_store_t *self, const char *tenant, const char *entity, const char 
     }
     put_be64 (k + klen, (uint64_t)at_ms ^ (UINT64_C (1) << 63));
     put_be64 (k + klen + 8, self->seq);
-    cm_store_batch_put (self->batch, k, klen + 16, b->p, b->len);
+    int rc = cm_store_batch_put_in (self->batch, self->db, RP_AUDIT, k, klen + 16, b->p, b->len);
     free (k);
+    if (rc != 0) {
+        snprintf (self->error, sizeof self->error, "the audit family is not open");
+        return -1;
+    }
     self->stats.audit++;
     self->meta_dirty = true;
     return 0;
@@ -1112,7 +1192,8 @@ rp_store_apply (rp_store_t *self, const cm_event_t *ev)
             return -1;
         }
         /* without the last NUL: the value is T\0E\0K */
-        cm_store_batch_put (self->batch, k, klen, v, vlen - 1);
+        /* cannot fail: audit_put, with the same family, went first */
+        (void)cm_store_batch_put_in (self->batch, self->db, RP_AUDIT, k, klen, v, vlen - 1);
         free (k);
         free (v);
     }
@@ -1245,6 +1326,18 @@ audit_scan_one (const char *key, size_t klen, const char *val, size_t vlen, void
     return rc;
 }
 
+/*  Scans the audit entries with prefix: the audit family's, then, for a read-only open of
+    a store not yet migrated, the default family's (when a migration stopped half-way, the
+    moved keys are the smaller ones, so this order keeps a history in order). */
+static int
+audit_scan (rp_store_t *self, const char *prefix, size_t plen, audit_scan_ctx_t *ctx)
+{
+    if (cm_store_scan_in (self->db, RP_AUDIT, prefix, plen, NULL, 0, audit_scan_one, ctx) != 0)
+        return -1;
+    return self->read_only ? cm_store_scan (self->db, prefix, plen, NULL, 0, audit_scan_one, ctx)
+                           : 0;
+}
+
 int
 rp_store_history (rp_store_t *self, const char *tenant, const char *entity, const char *key,
                   rp_audit_fn *fn, void *arg)
@@ -1258,7 +1351,7 @@ rp_store_history (rp_store_t *self, const char *tenant, const char *entity, cons
         return -1;
     }
     audit_scan_ctx_t ctx = {fn, arg};
-    int rc = cm_store_scan (self->db, prefix, plen, NULL, 0, audit_scan_one, &ctx);
+    int rc = audit_scan (self, prefix, plen, &ctx);
     free (prefix);
     if (rc != 0) {
         set_error (self, "scanning audit");
@@ -1273,7 +1366,7 @@ rp_store_audit_all (rp_store_t *self, rp_audit_fn *fn, void *arg)
     if (!self->read_only && rp_store_flush (self, false) != 0)
         return -1;
     audit_scan_ctx_t ctx = {fn, arg};
-    if (cm_store_scan (self->db, "a/", 2, NULL, 0, audit_scan_one, &ctx) != 0) {
+    if (audit_scan (self, "a/", 2, &ctx) != 0) {
         set_error (self, "scanning audit");
         return -1;
     }
@@ -1294,7 +1387,9 @@ rp_store_lookup_sf_id (rp_store_t *self, const char *sf_id, char **tenant, char 
         snprintf (self->error, sizeof self->error, "out of memory");
         return -1;
     }
-    int rc = cm_store_get (self->db, k, klen, &v, &vlen);
+    int rc = cm_store_get_in (self->db, RP_AUDIT, k, klen, &v, &vlen);
+    if (rc == 0 && self->read_only) /* a store not yet migrated */
+        rc = cm_store_get (self->db, k, klen, &v, &vlen);
     free (k);
     if (rc < 0) {
         set_error (self, "reading Salesforce Id index");
@@ -1376,7 +1471,7 @@ expire_one (const char *key, size_t klen, const char *val, size_t vlen, void *ar
     /* the history of a record with an open dead letter stays, whatever its age */
     if (cm_map_size (self->open) > 0 && open_has (self, key + 2, klen - 2 - 16))
         return 0;
-    cm_store_batch_delete (self->batch, key, klen);
+    (void)cm_store_batch_delete_in (self->batch, self->db, RP_AUDIT, key, klen);
     ctx->removed++;
     return 0;
 }
@@ -1396,7 +1491,7 @@ rp_store_expire_audit (rp_store_t *self, int64_t cutoff_ms, size_t max_visit, bo
     size_t slen = self->exp_cursor_len;
     self->exp_cursor = NULL;
     self->exp_cursor_len = 0;
-    int rc = cm_store_scan (self->db, "a/", 2, start, slen, expire_one, &ctx);
+    int rc = cm_store_scan_in (self->db, RP_AUDIT, "a/", 2, start, slen, expire_one, &ctx);
     free (start);
     if (rc != 0) {
         set_error (self, "scanning audit for retention");

@@ -15,9 +15,17 @@
       e/<envelope id>           the dead letter's envelope bytes, exactly as received.
       r/T\0E\0K\0<envelope id>  "" : open dead letters of one record (for resolution).
       m/seq, m/stats            the audit counter and the stats counters (JSON).
+    The a/ entries and the s/ index live in a column family of their own, "audit"
+    (cm_store.h): an append family, so an insert costs no skip-list search (those searches
+    were a quarter of the replayer's CPU); it is read rarely (history, export, retention,
+    the Id lookup), and each such read sorts a copy of its unflushed part. The other keys
+    stay in the default family, read often (dead letters). Stores written before the
+    family have every key in the default family: the first writable open moves the a/ and
+    s/ keys (in atomic chunks), and read-only opens read both families meanwhile. A
+    replayer older than the family cannot open a store that has it.
     The audit entries, the index updates, the dead letters and the meta keys of a batch of
-    events are committed together in one atomic write batch, so the counters always match
-    the data.
+    events are committed together in one atomic write batch (across both families), so the
+    counters always match the data.
 
     Audit entry JSON (written by hand, integers as integers, strings escaped as cJSON
     does): {"at","stage","out","eid","hash","attempt",...,"seq"} plus

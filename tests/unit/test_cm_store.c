@@ -337,6 +337,76 @@ test_multi_get (void **state)
     cm_store_destroy (&st);
 }
 
+static int
+count_key (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
+{
+    (void)key, (void)klen, (void)val, (void)vlen;
+    (*(int *)arg)++;
+    return 0;
+}
+
+static int
+append_value (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
+{
+    (void)key, (void)klen;
+    strncat (arg, val, vlen);
+    return 0;
+}
+
+/*  Column families: an append family takes keys in any order and reads back sorted; one
+    batch writes both families at once; a plain open (another process's reader) opens the
+    family too; a read-only open of a store without it reads it as empty. */
+static void
+test_families (void **state)
+{
+    char err[512] = "";
+    static const cm_store_family_t fams[] = {{"audit", true}};
+    cm_store_t *ro = cm_store_open (s_db, false, err, sizeof err); /* a store without it */
+    assert_non_null (ro);
+    assert_int_equal (cm_store_put (ro, "k", 1, "v", 1, false), 0);
+    cm_store_destroy (&ro);
+    ro = cm_store_open_families (s_db, true, fams, 1, err, sizeof err);
+    assert_non_null (ro);
+    char *v = NULL;
+    size_t vlen = 0;
+    int n = 0;
+    assert_int_equal (cm_store_get_in (ro, 1, "k", 1, &v, &vlen), 0);
+    assert_int_equal (cm_store_scan_in (ro, 1, "", 0, NULL, 0, count_key, &n), 0);
+    assert_int_equal (n, 0);
+    cm_store_batch_t *b = cm_store_batch_new ();
+    assert_int_equal (cm_store_batch_put_in (b, ro, 1, "x", 1, "y", 1), -1);
+    cm_store_destroy (&ro);
+
+    cm_store_t *st = cm_store_open_families (s_db, false, fams, 1, err, sizeof err);
+    assert_non_null (st);
+    const char *keys[] = {"a/3", "a/1", "a/2", "a/0"};
+    for (int i = 0; i < 4; i++)
+        assert_int_equal (cm_store_batch_put_in (b, st, 1, keys[i], 3, keys[i] + 2, 1), 0);
+    cm_store_batch_put (b, "m/seq", 5, "4", 1);
+    assert_int_equal (cm_store_batch_put_in (b, st, 2, "x", 1, "y", 1), -1); /* no family 2 */
+    assert_int_equal (cm_store_batch_commit (st, b, false), 0);
+    assert_int_equal (cm_store_get_in (st, 1, "a/2", 3, &v, &vlen), 1);
+    assert_string_equal (v, "2");
+    free (v);
+    assert_int_equal (cm_store_get (st, "a/2", 3, &v, &vlen), 0); /* not in the default */
+    assert_int_equal (cm_store_get (st, "m/seq", 5, &v, &vlen), 1);
+    free (v);
+    assert_int_equal (cm_store_batch_delete_in (b, st, 1, "a/0", 3), 0);
+    assert_int_equal (cm_store_batch_commit (st, b, false), 0);
+    char mem[16] = ""; /* from the unflushed (vector) memtable, sorted for the read */
+    assert_int_equal (cm_store_scan_in (st, 1, "a/", 2, NULL, 0, append_value, mem), 0);
+    assert_string_equal (mem, "123");
+    cm_store_destroy (&st);
+
+    /* a plain open: the family is the store's first other one, id 1; read in key order */
+    st = open_db (true);
+    char got[16] = "";
+    assert_int_equal (cm_store_scan_in (st, 1, "a/", 2, NULL, 0, append_value, got), 0);
+    assert_string_equal (got, "123");
+    cm_store_destroy (&st);
+    cm_store_batch_destroy (&b);
+}
+
 int
 main (void)
 {
@@ -347,6 +417,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_read_only, setup, teardown),
         cmocka_unit_test_setup_teardown (test_open_errors, setup, teardown),
         cmocka_unit_test_setup_teardown (test_multi_get, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_families, setup, teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

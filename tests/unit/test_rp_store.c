@@ -487,6 +487,115 @@ stored_one (const char *key, size_t klen, const char *val, size_t vlen, void *ar
     return 0;
 }
 
+/*  A key of the old layout, in the default family: "a/" or "s/", then the rest. */
+static void
+put_legacy (cm_store_t *db, const char *pre, const char *rest, size_t rlen, const char *val,
+            size_t vlen)
+{
+    char key[128];
+    memcpy (key, pre, 2);
+    memcpy (key + 2, rest, rlen);
+    assert_int_equal (cm_store_put (db, key, 2 + rlen, val, vlen, false), 0);
+}
+
+static int
+count_one (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
+{
+    (void)key, (void)klen, (void)val, (void)vlen;
+    (*(size_t *)arg)++;
+    return 0;
+}
+
+#define LEGACY_N 25001 /* more than two chunks of the move */
+
+typedef struct {
+    size_t n;     /* entries seen */
+    double first; /* "seq" of the first */
+    double last;  /* of the last */
+    bool keys_ok; /* every entry has the record's key back */
+} seen_t;
+
+static int
+seen_entry (const cJSON *entry, void *arg)
+{
+    seen_t *sn = arg;
+    double seq = cJSON_GetObjectItem (entry, "seq")->valuedouble;
+    if (sn->n++ == 0)
+        sn->first = seq, sn->keys_ok = true;
+    sn->last = seq;
+    const cJSON *key = cJSON_GetObjectItem (entry, "key");
+    sn->keys_ok = sn->keys_ok && cJSON_IsString (key) && strcmp (key->valuestring, "V1") == 0;
+    return 0;
+}
+
+//  The history of V1 and its Salesforce Id read back whole and in order.
+static void
+check_legacy_reads (const char *path, bool read_only)
+{
+    char err[512];
+    rp_store_t *st = rp_store_open (path, read_only, err, sizeof err);
+    assert_non_null (st);
+    seen_t sn = {0};
+    assert_int_equal (rp_store_history (st, "ACME_PRD", "vendor", "V1", seen_entry, &sn), 0);
+    assert_int_equal (sn.n, LEGACY_N);
+    assert_true (sn.first == 0.0 && sn.last == LEGACY_N - 1.0 && sn.keys_ok);
+    char *t = NULL, *e = NULL, *key = NULL;
+    assert_int_equal (rp_store_lookup_sf_id (st, "001000000000001AAA", &t, &e, &key), 1);
+    assert_string_equal (key, "V1");
+    free (t), free (e), free (key);
+    rp_store_destroy (&st);
+}
+
+/*  Stores written before the audit family: a writable open moves the a/ entries and the
+    s/ index there; a read-only open before that reads them where they are. */
+static void
+test_audit_family_migration (void **state)
+{
+    fx_t *fx = *state;
+    rp_store_destroy (&fx->store);
+    test_rmtree (fx->path);
+    char err[512];
+    cm_store_t *db = cm_store_open (fx->path, false, err, sizeof err);
+    assert_non_null (db);
+    const char rec[] = "ACME_PRD\0vendor\0V1\0";
+    char k[sizeof rec - 1 + 16];
+    memcpy (k, rec, sizeof rec - 1);
+    for (uint64_t i = 0; i < LEGACY_N; i++) {
+        int64_t at_ms = INT64_C (1764197740000) + (int64_t)i;
+        uint64_t at = (uint64_t)at_ms ^ (UINT64_C (1) << 63);
+        for (int b = 0; b < 8; b++) {
+            k[sizeof rec - 1 + (size_t)b] = (char)(at >> (56 - 8 * b));
+            k[sizeof rec - 1 + 8 + (size_t)b] = (char)(i >> (56 - 8 * b));
+        }
+        char v[96];
+        int vl = snprintf (v, sizeof v, "{\"at\":%lld,\"stage\":\"load\",\"seq\":%llu}",
+                           (long long)at_ms, (unsigned long long)i);
+        put_legacy (db, "a/", k, sizeof k, v, (size_t)vl);
+    }
+    put_legacy (db, "s/", "001000000000001AAA", 18, rec, sizeof rec - 2);
+    cm_store_destroy (&db);
+
+    check_legacy_reads (fx->path, true);                          /* not moved yet */
+    fx->store = rp_store_open (fx->path, false, err, sizeof err); /* moves */
+    assert_non_null (fx->store);
+    rp_store_destroy (&fx->store);
+    check_legacy_reads (fx->path, true);
+    check_legacy_reads (fx->path, false);
+
+    /* nothing is left behind, nothing doubled */
+    db = cm_store_open (fx->path, true, err, sizeof err);
+    assert_non_null (db);
+    size_t in_default = 0, in_audit = 0;
+    assert_int_equal (cm_store_scan (db, "a/", 2, NULL, 0, count_one, &in_default), 0);
+    assert_int_equal (cm_store_scan (db, "s/", 2, NULL, 0, count_one, &in_default), 0);
+    assert_int_equal (cm_store_scan_in (db, 1, "", 0, NULL, 0, count_one, &in_audit), 0);
+    assert_int_equal (in_default, 0);
+    assert_int_equal (in_audit, LEGACY_N + 1);
+    cm_store_destroy (&db);
+    fx->store = rp_store_open (fx->path, false, err, sizeof err);
+    assert_non_null (fx->store);
+}
+
 static void
 test_audit_text_form (void **state)
 {
@@ -503,9 +612,12 @@ test_audit_text_form (void **state)
     char err[512];
     cm_store_t *db = cm_store_open (fx->path, false, err, sizeof err);
     assert_non_null (db);
-    /* the record's identity is in the key, not stored again in the entry */
+    /* the record's identity is in the key, not stored again in the entry; the entries
+       are in the audit family (opened here as the store's first other family: id 1) */
     stored_t st = {0};
     assert_int_equal (cm_store_scan (db, "a/", 2, NULL, 0, stored_one, &st), 0);
+    assert_int_equal (st.n, 0);
+    assert_int_equal (cm_store_scan_in (db, 1, "a/", 2, NULL, 0, stored_one, &st), 0);
     assert_int_equal (st.n, 1);
     assert_null (strstr (st.text, "\"tenant\""));
     assert_null (strstr (st.text, "\"entity\""));
@@ -529,6 +641,10 @@ test_audit_text_form (void **state)
     free (text);
     cJSON_Delete (old);
     cm_store_destroy (&db);
+    /* a writable open moves it into the audit family (test_audit_family_migration) */
+    fx->store = rp_store_open (fx->path, false, err, sizeof err);
+    assert_non_null (fx->store);
+    rp_store_destroy (&fx->store);
 
     fx->store = rp_store_open (fx->path, true, err, sizeof err);
     assert_non_null (fx->store);
@@ -707,6 +823,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_open_unwritable_dir_fails, setup, teardown),
         cmocka_unit_test_setup_teardown (test_resolve_after_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown (test_audit_text_form, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_audit_family_migration, setup, teardown),
         cmocka_unit_test_setup_teardown (test_audit_retention, setup, teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
