@@ -220,6 +220,9 @@ cm_store_open_families (const char *path, bool read_only, const cm_store_family_
            skip list; every store has one writer thread. */
         self->append_options = rocksdb_options_create_copy (self->options);
         rocksdb_options_set_memtable_vector_rep (self->append_options);
+        /* a memtable bloom filter answers reads of absent keys without that sort */
+        rocksdb_options_set_memtable_prefix_bloom_size_ratio (self->append_options, 0.05);
+        rocksdb_options_set_memtable_whole_key_filtering (self->append_options, 1);
         rocksdb_options_set_allow_concurrent_memtable_write (self->options, 0);
         rocksdb_options_set_allow_concurrent_memtable_write (self->append_options, 0);
     }
@@ -338,22 +341,34 @@ int
 cm_store_multi_get (cm_store_t *self, size_t n, const char *const *keys, const size_t *klens,
                     char **vals, size_t *vlens)
 {
+    return cm_store_multi_get_in (self, CM_STORE_DEFAULT, n, keys, klens, vals, vlens);
+}
+
+int
+cm_store_multi_get_in (cm_store_t *self, int fam, size_t n, const char *const *keys,
+                       const size_t *klens, char **vals, size_t *vlens)
+{
     self->error[0] = '\0';
     for (size_t i = 0; i < n; i++) {
         vals[i] = NULL;
         vlens[i] = 0;
     }
-    if (n == 0)
+    rocksdb_column_family_handle_t *cf = family (self, fam);
+    if (n == 0 || !cf)
         return 0;
     char **errs = calloc (n, sizeof *errs); /* per-key RocksDB errors (NULL: none) */
-    if (!errs) {
+    const rocksdb_column_family_handle_t **cfs = calloc (n, sizeof *cfs); /* cf for each key */
+    if (!errs || !cfs) {
+        free (errs);
+        free (cfs);
         snprintf (self->error, sizeof self->error, "store %s: multi get: out of memory",
                   self->path);
         return -1;
     }
+    for (size_t i = 0; i < n; i++)
+        cfs[i] = cf;
     /* RocksDB's own (unterminated) values land in vals first, then are replaced by copies */
-    rocksdb_multi_get (self->db, self->read, n, keys, klens, vals, vlens, errs);
-    /* (the default family: rocksdb_multi_get_cf would want a handle per key) */
+    rocksdb_multi_get_cf (self->db, self->read, cfs, n, keys, klens, vals, vlens, errs);
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
         if (errs[i]) {
@@ -385,6 +400,7 @@ cm_store_multi_get (cm_store_t *self, size_t n, const char *const *keys, const s
         }
     }
     free (errs);
+    free (cfs);
     return rc;
 }
 
@@ -419,12 +435,25 @@ int
 cm_store_put (cm_store_t *self, const char *key, size_t klen, const void *val, size_t vlen,
               bool sync)
 {
+    return cm_store_put_in (self, CM_STORE_DEFAULT, key, klen, val, vlen, sync);
+}
+
+int
+cm_store_put_in (cm_store_t *self, int fam, const char *key, size_t klen, const void *val,
+                 size_t vlen, bool sync)
+{
     self->error[0] = '\0';
+    rocksdb_column_family_handle_t *cf = family (self, fam);
+    if (!cf || self->read_only) {
+        snprintf (self->error, sizeof self->error, "store %s: put: no family %d to write",
+                  self->path, fam);
+        return -1;
+    }
     if (write_guard (self, "put", klen + vlen) != 0)
         return -1;
     char *rerr = NULL;
-    rocksdb_put (self->db, sync ? self->write_sync : self->write_async, key, klen, val, vlen,
-                 &rerr);
+    rocksdb_put_cf (self->db, sync ? self->write_sync : self->write_async, cf, key, klen, val, vlen,
+                    &rerr);
     if (rerr)
         self->write_failed = true;
     return rerr ? fail_with (self, "put", rerr) : 0;
@@ -433,11 +462,23 @@ cm_store_put (cm_store_t *self, const char *key, size_t klen, const void *val, s
 int
 cm_store_delete (cm_store_t *self, const char *key, size_t klen, bool sync)
 {
+    return cm_store_delete_in (self, CM_STORE_DEFAULT, key, klen, sync);
+}
+
+int
+cm_store_delete_in (cm_store_t *self, int fam, const char *key, size_t klen, bool sync)
+{
     self->error[0] = '\0';
+    rocksdb_column_family_handle_t *cf = family (self, fam);
+    if (!cf || self->read_only) {
+        snprintf (self->error, sizeof self->error, "store %s: delete: no family %d to write",
+                  self->path, fam);
+        return -1;
+    }
     if (write_guard (self, "delete", klen) != 0)
         return -1;
     char *rerr = NULL;
-    rocksdb_delete (self->db, sync ? self->write_sync : self->write_async, key, klen, &rerr);
+    rocksdb_delete_cf (self->db, sync ? self->write_sync : self->write_async, cf, key, klen, &rerr);
     if (rerr)
         self->write_failed = true;
     return rerr ? fail_with (self, "delete", rerr) : 0;
@@ -570,5 +611,69 @@ cm_store_scan_in (cm_store_t *self, int fam, const char *prefix, size_t plen, co
     if (rerr)
         rc = fail_with (self, "scan", rerr);
     rocksdb_iter_destroy (it);
+    return rc;
+}
+
+/* ---- moving keys between families -------------------------------------------------------- */
+
+typedef struct {
+    cm_store_t *self;        /* the store */
+    int fam;                 /* the family they go to */
+    cm_store_batch_t *batch; /* the chunk being moved */
+    size_t count;            /* keys in it */
+    size_t chunk;            /* keys a chunk at most */
+    char *last;              /* the chunk's last key (malloc'd): where the next one starts */
+    size_t last_len;         /* its length */
+    bool oom;                /* out of memory */
+} move_ctx_t;
+
+static int
+move_one (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
+{
+    move_ctx_t *ctx = arg;
+    char *last = realloc (ctx->last, klen ? klen : 1);
+    if (!last) {
+        ctx->oom = true;
+        return 1;
+    }
+    memcpy (last, key, klen);
+    ctx->last = last;
+    ctx->last_len = klen;
+    (void)cm_store_batch_put_in (ctx->batch, ctx->self, ctx->fam, key, klen, val, vlen);
+    cm_store_batch_delete (ctx->batch, key, klen);
+    return ++ctx->count >= ctx->chunk;
+}
+
+int
+cm_store_move_to_family (cm_store_t *self, const char *prefix, size_t plen, int fam, size_t chunk,
+                         size_t *moved)
+{
+    *moved = 0;
+    if (!family (self, fam) || fam == CM_STORE_DEFAULT || self->read_only || chunk == 0) {
+        snprintf (self->error, sizeof self->error, "store %s: move: no family %d to write",
+                  self->path, fam);
+        return -1;
+    }
+    move_ctx_t ctx = {self, fam, cm_store_batch_new (), 0, chunk, NULL, 0, false};
+    int rc = ctx.batch ? 0 : -1;
+    while (rc == 0) {
+        ctx.count = 0;
+        char *start = ctx.last;
+        size_t slen = ctx.last_len;
+        ctx.last = NULL;
+        ctx.last_len = 0;
+        /* the chunk before is deleted: a scan from its last key starts after it */
+        if (cm_store_scan (self, prefix, plen, start, slen, move_one, &ctx) != 0 || ctx.oom ||
+            (ctx.count && cm_store_batch_commit (self, ctx.batch, true)))
+            rc = -1;
+        free (start);
+        *moved += rc == 0 ? ctx.count : 0;
+        if (ctx.count < chunk)
+            break;
+    }
+    free (ctx.last);
+    if (rc != 0 && (ctx.oom || !ctx.batch))
+        snprintf (self->error, sizeof self->error, "store %s: move: out of memory", self->path);
+    cm_store_batch_destroy (&ctx.batch);
     return rc;
 }

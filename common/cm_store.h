@@ -51,6 +51,10 @@ int cm_store_get (cm_store_t *self, const char *key, size_t klen, char **val, si
 int cm_store_get_in (cm_store_t *self, int fam, const char *key, size_t klen, char **val,
                      size_t *vlen);
 
+/*  cm_store_multi_get in family fam (absent from a read-only store: every vals[i] NULL). */
+int cm_store_multi_get_in (cm_store_t *self, int fam, size_t n, const char *const *keys,
+                           const size_t *klens, char **vals, size_t *vlens);
+
 /*  Reads n keys (of the default family) with one RocksDB call (rocksdb_multi_get: one consistent
    view for all). Sets vals[i] to a malloc'd value (NUL-terminated beyond vlens[i]; caller frees) or
    to NULL when key i is absent (vlens[i] = 0); an empty value is found (non-NULL, length 0).
@@ -63,8 +67,13 @@ int cm_store_multi_get (cm_store_t *self, size_t n, const char *const *keys, con
 int cm_store_put (cm_store_t *self, const char *key, size_t klen, const void *val, size_t vlen,
                   bool sync);
 
+/*  cm_store_put in family fam. -1 also when there is no such family or it is read-only. */
+int cm_store_put_in (cm_store_t *self, int fam, const char *key, size_t klen, const void *val,
+                     size_t vlen, bool sync);
+
 /*  Deletes key. Returns 0 or -1. */
 int cm_store_delete (cm_store_t *self, const char *key, size_t klen, bool sync);
+int cm_store_delete_in (cm_store_t *self, int fam, const char *key, size_t klen, bool sync);
 
 /*  A write batch applied atomically by cm_store_batch_commit. */
 cm_store_batch_t *cm_store_batch_new (void);
@@ -94,5 +103,12 @@ int cm_store_scan (cm_store_t *self, const char *prefix, size_t plen, const char
 /*  cm_store_scan in family fam (absent from a read-only store: nothing, 0). */
 int cm_store_scan_in (cm_store_t *self, int fam, const char *prefix, size_t plen, const char *start,
                       size_t slen, cm_store_scan_fn *fn, void *arg);
+
+/*  Moves every key with prefix from the default family into family fam (a store written
+    before the family existed), chunk keys per atomic, fsync'd batch: a crash in between
+    leaves each key in one family or the other, and a second call goes on. The count moved
+    in *moved. Returns 0, or -1 (cm_store_error). */
+int cm_store_move_to_family (cm_store_t *self, const char *prefix, size_t plen, int fam,
+                             size_t chunk, size_t *moved);
 
 #endif

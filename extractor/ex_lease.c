@@ -124,7 +124,7 @@ ex_lease_stage (ex_state_t *state, const cm_envelope_t *env, int64_t now_ms)
         free (bytes);
         return -1;
     }
-    ex_state_stage_put (state, k, (size_t)klen, val, vsize);
+    ex_state_stage_pending (state, k, (size_t)klen, val, vsize);
     ex_state_note_pending (state, k, (size_t)klen, env->hash);
     free (bytes);
     free (val);
@@ -147,7 +147,8 @@ ex_lease_changed (ex_state_t *state, const char *entity, const char *key, const 
     }
     char *val = NULL;
     size_t vlen = 0;
-    int rc = cm_store_get (ex_state_store (state), k, (size_t)klen, &val, &vlen);
+    int rc =
+        cm_store_get_in (ex_state_store (state), EX_STATE_PENDING, k, (size_t)klen, &val, &vlen);
     if (rc < 0) {
         snprintf (err, err_cap, "%s: reading the pending entry of %s %s: %s", ex_state_path (state),
                   entity, key, cm_store_error (ex_state_store (state)));
@@ -178,7 +179,10 @@ int64_t
 ex_lease_pending_count (ex_state_t *state)
 {
     int64_t n = 0;
-    if (cm_store_scan (ex_state_store (state), "l/", 2, NULL, 0, s_count, &n))
+    /* and those of a store not yet moved into the family (read-only: mlc-status) */
+    if (cm_store_scan_in (ex_state_store (state), EX_STATE_PENDING, "l/", 2, NULL, 0, s_count,
+                          &n) ||
+        cm_store_scan (ex_state_store (state), "l/", 2, NULL, 0, s_count, &n))
         return -1;
     return n;
 }
@@ -339,7 +343,8 @@ ex_lease_handle_confirms (ex_lease_t *self, const void *const *data, const size_
             read_for[reads++] = i;
         }
     }
-    if (reads && cm_store_multi_get (store, reads, keys, klens, vals, vlens) != 0)
+    if (reads &&
+        cm_store_multi_get_in (store, EX_STATE_PENDING, reads, keys, klens, vals, vlens) != 0)
         rc = -1;
     for (size_t r = 0; rc >= 0 && r < reads; r++) {
         int64_t at;
@@ -355,7 +360,7 @@ ex_lease_handle_confirms (ex_lease_t *self, const void *const *data, const size_
         if (slots[i].pending && strcmp (slots[i].phash, slots[i].c->hash) == 0 &&
             !s_confirm_repeated (slots, done, i)) {
             ex_state_inflight_forget (self->state, slots[i].k, slots[i].klen);
-            cm_store_batch_delete (b, slots[i].k, slots[i].klen);
+            (void)cm_store_batch_delete_in (b, store, EX_STATE_PENDING, slots[i].k, slots[i].klen);
             cm_store_batch_put (b, slots[i].hk, slots[i].hklen, slots[i].c->hash,
                                 strlen (slots[i].c->hash));
             need += slots[i].klen + slots[i].hklen + 64;
@@ -428,7 +433,8 @@ s_read (ex_lease_t *self, const char *k, char **val, size_t *vlen, char *hash, i
         uint32_t *attempt, size_t *body)
 {
     *val = NULL;
-    int got = cm_store_get (ex_state_store (self->state), k, strlen (k), val, vlen);
+    int got =
+        cm_store_get_in (ex_state_store (self->state), EX_STATE_PENDING, k, strlen (k), val, vlen);
     if (got <= 0)
         return got;
     if (ex_lease_parse_pending (*val, *vlen, hash, at, attempt, body) != 0) {
@@ -480,7 +486,7 @@ s_reemit_one (ex_lease_t *self, const char *k, int64_t now_ms)
         rc = -1;
     else if (got == 1 && strcmp (hash, hash2) == 0 && at == at2 && attempt == attempt2)
         rc = ex_state_check_space (self->state, strlen (k) + nsize, err, sizeof err) ||
-                     cm_store_put (store, k, strlen (k), nval, nsize, false)
+                     cm_store_put_in (store, EX_STATE_PENDING, k, strlen (k), nval, nsize, false)
                  ? -1
                  : 1;
     else
@@ -510,7 +516,8 @@ ex_lease_reemit (ex_lease_t *self, int64_t now_ms)
     if (!sc.keys)
         return 0;
     int rc = 0;
-    if (cm_store_scan (ex_state_store (self->state), "l/", 2, NULL, 0, s_expired, &sc)) {
+    if (cm_store_scan_in (ex_state_store (self->state), EX_STATE_PENDING, "l/", 2, NULL, 0,
+                          s_expired, &sc)) {
         ex_state_fail (self->state, "%s: reading the pending entries: %s",
                        ex_state_path (self->state), cm_store_error (ex_state_store (self->state)));
         rc = -1;

@@ -27,6 +27,11 @@
 #define EX_STATE_MAX_KEY       1024        /* longest record key accepted */
 #define EX_STATE_INFLIGHT_MAX  16384       /* in-flight index entries at most */
 #define EX_STATE_RESERVE_BYTES (256 << 10) /* free space kept on data_dir's disk */
+/* the column family of ex_lease's pending entries "l/<entity>/<key>": each is written once
+   and deleted once, and read rarely (cm_store.h, an append family); the other keys are in
+   the default family. A store written before it has them in the default family: the
+   first writable open moves them, read-only opens read both. */
+#define EX_STATE_PENDING 1
 
 typedef struct ex_state_t ex_state_t;
 
@@ -88,10 +93,14 @@ int ex_state_entity_empty (ex_state_t *self, const char *entity, char *err, size
 int ex_state_stage_hash (ex_state_t *self, const char *entity, const char *key, const char *hash);
 int ex_state_stage_watermark (ex_state_t *self, const char *entity, const char *watermark);
 
-/*  Stages a raw put (ex_lease's pending entries), counting its bytes for the free-space
-    check of ex_state_commit. */
+/*  Stages a raw put in the default family, counting its bytes for the free-space check of
+    ex_state_commit. */
 void ex_state_stage_put (ex_state_t *self, const char *key, size_t klen, const void *val,
                          size_t vlen);
+
+/*  The same in the pending family (ex_lease's "l/..." entries). */
+void ex_state_stage_pending (ex_state_t *self, const char *key, size_t klen, const void *val,
+                             size_t vlen);
 
 /*  Refuses a write of `need` bytes when data_dir's disk has less than 2 * need +
     EX_STATE_RESERVE_BYTES free: a store failure ("No space left on device", with the

@@ -475,68 +475,22 @@ stats_from_text (rp_stats_t *st, const char *text, size_t len)
 
 /* ---- the audit family ---------------------------------------------------------------- */
 
-typedef struct {
-    rp_store_t *self;        /* the store */
-    cm_store_batch_t *batch; /* the chunk being moved */
-    size_t count;            /* keys in it */
-    char *last;              /* the chunk's last key (malloc'd): where the next one starts */
-    size_t last_len;         /* its length */
-    int rc;                  /* -1: out of memory */
-} migrate_ctx_t;
-
-static int
-migrate_one (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
-{
-    migrate_ctx_t *ctx = arg;
-    char *last = realloc (ctx->last, klen);
-    if (!last) {
-        ctx->rc = -1;
-        return 1;
-    }
-    memcpy (last, key, klen);
-    ctx->last = last;
-    ctx->last_len = klen;
-    (void)cm_store_batch_put_in (ctx->batch, ctx->self->db, RP_AUDIT, key, klen, val, vlen);
-    cm_store_batch_delete (ctx->batch, key, klen);
-    return ++ctx->count >= RP_MIGRATE_CHUNK;
-}
-
 /*  Stores written before the audit family held the a/ entries and the s/ index in the
-    default family: they move, in atomic chunks (a crash in between leaves every key in one
-    family or the other, and the next open goes on), before the first write. Readers of a
-    store not yet migrated (read-only opens) look in both families. 0 or -1. */
+    default family: they move (cm_store_move_to_family: in atomic chunks) before the first
+    write. Readers of a store not yet moved (read-only opens) look in both families. 0 or
+    -1. */
 static int
 migrate_audit (rp_store_t *self)
 {
-    static const char *const prefixes[] = {"a/", "s/"};
-    migrate_ctx_t ctx = {self, cm_store_batch_new (), 0, NULL, 0, 0};
-    size_t moved = 0;
-    int rc = ctx.batch ? 0 : -1;
-    for (size_t i = 0; rc == 0 && i < 2; i++) {
-        do {
-            ctx.count = 0;
-            char *start = ctx.last;
-            size_t slen = ctx.last_len;
-            ctx.last = NULL;
-            ctx.last_len = 0;
-            /* the chunk before is deleted: a scan from its last key starts after it */
-            if (cm_store_scan (self->db, prefixes[i], 2, start, slen, migrate_one, &ctx) != 0 ||
-                ctx.rc != 0 || (ctx.count && cm_store_batch_commit (self->db, ctx.batch, true)))
-                rc = -1;
-            free (start);
-            moved += ctx.count;
-        } while (rc == 0 && ctx.count == RP_MIGRATE_CHUNK);
-        free (ctx.last);
-        ctx.last = NULL;
-        ctx.last_len = 0;
+    size_t a = 0, sf = 0;
+    if (cm_store_move_to_family (self->db, "a/", 2, RP_AUDIT, RP_MIGRATE_CHUNK, &a) != 0 ||
+        cm_store_move_to_family (self->db, "s/", 2, RP_AUDIT, RP_MIGRATE_CHUNK, &sf) != 0) {
+        snprintf (self->error, sizeof self->error, "%s", cm_store_error (self->db));
+        return -1;
     }
-    if (rc != 0)
-        snprintf (self->error, sizeof self->error, "%s",
-                  ctx.rc || !ctx.batch ? "out of memory" : cm_store_error (self->db));
-    else if (moved)
-        cm_info ("RPL_AUDIT_MOVED", "keys=%zu", moved);
-    cm_store_batch_destroy (&ctx.batch);
-    return rc;
+    if (a + sf)
+        cm_info ("RPL_AUDIT_MOVED", "keys=%zu", a + sf);
+    return 0;
 }
 
 rp_store_t *

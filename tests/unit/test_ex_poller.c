@@ -493,25 +493,32 @@ test_page_lookup_matches_lease (void **state)
         switch (i % 6) {
         case 0: /* confirmed, equal */
             assert_int_equal (cm_store_put (store, hk, (size_t)hl, hash, 32, false), 0);
-            assert_int_equal (cm_store_delete (store, lk, (size_t)ll, false), 0);
+            assert_int_equal (cm_store_delete_in (store, EX_STATE_PENDING, lk, (size_t)ll, false),
+                              0);
             break;
         case 1: /* confirmed, differs */
             assert_int_equal (cm_store_put (store, hk, (size_t)hl, other, 32, false), 0);
-            assert_int_equal (cm_store_delete (store, lk, (size_t)ll, false), 0);
+            assert_int_equal (cm_store_delete_in (store, EX_STATE_PENDING, lk, (size_t)ll, false),
+                              0);
             break;
         case 2: /* pending, equal (as the first poll left it) */
             break;
         case 3: /* pending, differs */
             vl = snprintf (lv, sizeof lv, "%s 1767225600000 2\nenvelope", other);
-            assert_int_equal (cm_store_put (store, lk, (size_t)ll, lv, (size_t)vl, false), 0);
+            assert_int_equal (
+                cm_store_put_in (store, EX_STATE_PENDING, lk, (size_t)ll, lv, (size_t)vl, false),
+                0);
             break;
         case 4: /* pending, corrupt: no header, or attempt 0 with the very hash */
             vl = i % 12 == 4 ? snprintf (lv, sizeof lv, "garbage")
                              : snprintf (lv, sizeof lv, "%s 1767225600000 0\nx", hash);
-            assert_int_equal (cm_store_put (store, lk, (size_t)ll, lv, (size_t)vl, false), 0);
+            assert_int_equal (
+                cm_store_put_in (store, EX_STATE_PENDING, lk, (size_t)ll, lv, (size_t)vl, false),
+                0);
             break;
         default: /* nothing stored */
-            assert_int_equal (cm_store_delete (store, lk, (size_t)ll, false), 0);
+            assert_int_equal (cm_store_delete_in (store, EX_STATE_PENDING, lk, (size_t)ll, false),
+                              0);
             break;
         }
         want[i] = ex_lease_changed (st, "vendor", key, hash, err, sizeof err);

@@ -13,6 +13,7 @@
 
 #include "test_util.h"
 #include "../../common/cm_store.h"
+#include "../../extractor/ex_lease.h"
 #include "../../extractor/ex_state.h"
 
 static char s_dir[256];
@@ -185,7 +186,7 @@ test_entity_empty (void **state)
     assert_int_equal (ex_state_entity_empty (st, "vendor", err, sizeof err), 0);
     /* a pending entry counts too */
     assert_int_equal (ex_state_entity_empty (st, "customer", err, sizeof err), 1);
-    cm_store_batch_put (ex_state_batch (st), "l/customer/C1/0", 15, "x", 1);
+    ex_state_stage_pending (st, "l/customer/C1/0", 15, "x", 1);
     assert_int_equal (ex_state_commit (st, false, err, sizeof err), 0);
     assert_int_equal (ex_state_entity_empty (st, "customer", err, sizeof err), 0);
     assert_false (ex_state_failed (st));
@@ -232,7 +233,7 @@ test_changed_many (void **state)
     assert_int_equal (ex_state_changed (st, "vendor", lng, H1, err, sizeof err), -1);
     assert_false (ex_state_failed (st)); /* a refused key is not a store failure */
     /* raw values by tag: the pending entries of ex_lease ('l') */
-    cm_store_batch_put (ex_state_batch (st), "l/vendor/V9", 11, "pending", 7);
+    ex_state_stage_pending (st, "l/vendor/V9", 11, "pending", 7);
     assert_int_equal (ex_state_commit (st, false, err, sizeof err), 0);
     const char *lk[] = {"V9", "V1"};
     char *vals[2];
@@ -268,6 +269,56 @@ test_token_state (void **state)
     /* not a poll record of an entity called "token" */
     assert_int_equal (ex_state_poll (st, "token", &json, err, sizeof err), 0);
     ex_state_destroy (&st);
+}
+
+/*  The pending entries of a store written before their family: read where they are by a
+    read-only open (mlc-status), moved by the first writable open, nothing left behind. */
+static void
+test_pending_family_migration (void **state)
+{
+    char err[512] = "";
+    ex_state_t *st = ex_state_open (s_dir, "ACME_PRD", err, sizeof err);
+    assert_non_null (st);
+    char path[512];
+    snprintf (path, sizeof path, "%s", ex_state_path (st));
+    ex_state_destroy (&st);
+    cm_store_t *db = cm_store_open (path, false, err, sizeof err); /* the old layout */
+    assert_non_null (db);
+    assert_int_equal (cm_store_put (db, "l/vendor/V1", 11, "p1", 2, false), 0);
+    assert_int_equal (cm_store_put (db, "l/vendor/V2", 11, "p2", 2, false), 0);
+    assert_int_equal (cm_store_put (db, "h/vendor/V3", 11, H1, 32, false), 0);
+    cm_store_destroy (&db);
+
+    const char *keys[] = {"V1", "V2", "V3"};
+    for (int pass = 0; pass < 3; pass++) {
+        /* read-only before the move, writable (moves), read-only after */
+        st = pass == 1 ? ex_state_open (s_dir, "ACME_PRD", err, sizeof err)
+                       : ex_state_open_read_only (s_dir, "ACME_PRD", err, sizeof err);
+        assert_non_null (st);
+        assert_int_equal (ex_lease_pending_count (st), 2);
+        assert_int_equal (ex_state_entity_empty (st, "vendor", err, sizeof err), 0);
+        char *vals[3];
+        size_t vlens[3];
+        assert_int_equal (
+            ex_state_get_many (st, 'l', "vendor", 3, keys, vals, vlens, err, sizeof err), 0);
+        assert_string_equal (vals[0], "p1");
+        assert_string_equal (vals[1], "p2");
+        assert_null (vals[2]);
+        free (vals[0]);
+        free (vals[1]);
+        assert_int_equal (ex_state_changed (st, "vendor", "V3", H1, err, sizeof err), 0);
+        ex_state_destroy (&st);
+    }
+    db = cm_store_open (path, true, err, sizeof err);
+    assert_non_null (db);
+    char *v = NULL;
+    size_t vlen = 0;
+    assert_int_equal (cm_store_get (db, "l/vendor/V1", 11, &v, &vlen), 0); /* moved */
+    assert_int_equal (cm_store_get_in (db, EX_STATE_PENDING, "l/vendor/V1", 11, &v, &vlen), 1);
+    free (v);
+    assert_int_equal (cm_store_get (db, "h/vendor/V3", 11, &v, &vlen), 1); /* stays */
+    free (v);
+    cm_store_destroy (&db);
 }
 
 /*  A file where the data directory should be: a clear error naming it. */
@@ -324,6 +375,7 @@ main (void)
         cmocka_unit_test (test_changed_many),
         cmocka_unit_test (test_token_state),
         cmocka_unit_test (test_data_dir_is_file),
+        cmocka_unit_test (test_pending_family_migration),
         cmocka_unit_test (test_fail),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
