@@ -90,7 +90,7 @@ static const cm_key_t s_schema[] = {
     I ("cloudsuite.progress_interval_s", 10, 0, 86400),
     I ("cloudsuite.peer_grace_s", 120, 0, 86400),
     I ("cloudsuite.nice", 10, 0, 19),
-    I ("cloudsuite.max_in_flight", 5000, 0, 10000000),
+    I ("cloudsuite.max_in_flight", 4000, 0, 10000000),
     ENTITY ("vendor", 1, "SLVendors",
             "VendNum,Name,Phone,Stat,CurrCode,TermsCode,VadAddr_1,VadAddr_2,VadAddr_3,"
             "VadAddr_4,VadCity,VadState,VadZip,VadCountry,ExternalEmailAddr,RecordDate,"

@@ -32,7 +32,7 @@ lines () { grep -c '"tenant"' "$MLC_TMP/sink.out"; }
 jqt () { jq "$@" >/dev/null; }
 
 start=$(date +%s)
-# nobody confirms here (no replayer): the window of records in flight (5,000) fills, and
+# nobody confirms here (no replayer): the window of records in flight (4,000) fills, and
 # after lease_quiet_s without a confirmation it is switched off, so the backfill goes on
 MLC_CLOUDSUITE_LEASE_QUIET_S=2 "$BIN/mlc-extractor" --config "$CFG" --once \
     >"$MLC_TMP/extractor.log" 2>&1 &
@@ -50,8 +50,8 @@ elapsed=$(( $(date +%s) - start + 1 ))
 check "extractor --once exits 0 through 429s, short-lived tokens and a revocation" test $rc -eq 0
 wait $SINK
 check "the sink received exactly $total envelopes" test "$(lines)" -eq "$total"
-check "without confirmations the window stalled once, at 5,000 records in flight, and went off" \
-    test "$(grep -c 'EXT_FLOW_STALL.*in_flight=5[0-9][0-9][0-9] window=5000' "$MLC_TMP/extractor.log")" -eq 1
+check "without confirmations the window stalled once, at 4,000 records in flight, and went off" \
+    test "$(grep -c 'EXT_FLOW_STALL.*in_flight=4[0-9][0-9][0-9] window=4000' "$MLC_TMP/extractor.log")" -eq 1
 
 jq -r 'select(.tenant) | [.tenant, .entity, .key] | join("|")' "$MLC_TMP/sink.out" | sort \
     >"$MLC_TMP/got.keys"
