@@ -20,6 +20,7 @@
 /* with several families, a family that takes few writes keeps old log files alive; past
    this much log a flush of the family that holds the oldest frees them */
 #define CM_STORE_MAX_WAL_BYTES (16u * 1024 * 1024)
+#define CM_STORE_MOVE_CHUNK    10000 /* keys moved into a family per atomic batch */
 
 /*  Full disk. A write needs its own size (twice: WAL, then SST) plus room for a memtable
     flush; with less free space it is refused with "No space left on device" before RocksDB
@@ -36,6 +37,9 @@ struct cm_store_t {
                                                    when absent from a read-only store), then
                                                    the others found in the store */
     size_t family_count;                        /* handles */
+    const cm_store_family_t *asked;             /* the families asked for (borrowed) */
+    size_t asked_count;                         /* their number */
+    size_t moved;                               /* keys moved into them at the open */
     rocksdb_block_based_table_options_t *table; /* table options (block cache) */
     rocksdb_cache_t *cache;                     /* LRU block cache */
     rocksdb_readoptions_t *read;                /* read options */
@@ -58,6 +62,32 @@ family (const cm_store_t *self, int id)
 {
     return id >= 0 && (size_t)id < self->family_count ? self->families[id] : NULL;
 }
+
+/*  True when p (n bytes) and the moved prefix `moved` overlap: one starts with the other. */
+static bool
+overlaps (const char *p, size_t n, const char *moved)
+{
+    size_t m = strlen (moved);
+    return memcmp (p, moved, n < m ? n : m) == 0;
+}
+
+/*  True when reads of family fam in the range of key or prefix p (n bytes) must also look in
+    the default family: a read-only open of a store whose keys there have not been moved
+    into the family yet (the first writable open moves them). */
+static bool
+legacy (const cm_store_t *self, int fam, const char *p, size_t n)
+{
+    if (!self->read_only || fam <= CM_STORE_DEFAULT || (size_t)fam > self->asked_count)
+        return false;
+    const char *const *moved = self->asked[fam - 1].moved;
+    for (size_t i = 0; moved && moved[i]; i++)
+        if (overlaps (p, n, moved[i]))
+            return true;
+    return false;
+}
+
+static int move_to_family (cm_store_t *self, const char *prefix, size_t plen, int fam,
+                           size_t *moved);
 
 /*  Copies a RocksDB error into the store (prefixed with the path) and frees it. */
 static int
@@ -237,6 +267,19 @@ cm_store_open_families (const char *path, bool read_only, const cm_store_family_
             rocksdb_free (rerr);
         goto fail;
     }
+    self->asked = families;
+    self->asked_count = n;
+    for (size_t i = 0; !read_only && i < n; i++)
+        for (size_t j = 0; families[i].moved && families[i].moved[j]; j++) {
+            size_t moved = 0;
+            const char *p = families[i].moved[j];
+            if (move_to_family (self, p, strlen (p), (int)i + 1, &moved) != 0) {
+                snprintf (err, err_cap, "%s (moving the keys %s into the family %s)", self->error,
+                          p, families[i].name);
+                goto fail;
+            }
+            self->moved += moved;
+        }
     return self;
 fail:
     cm_store_destroy (&self);
@@ -304,6 +347,15 @@ cm_store_get (cm_store_t *self, const char *key, size_t klen, char **val, size_t
     return cm_store_get_in (self, CM_STORE_DEFAULT, key, klen, val, vlen);
 }
 
+size_t
+cm_store_moved (const cm_store_t *self)
+{
+    return self->moved;
+}
+
+static int get_cf (cm_store_t *self, rocksdb_column_family_handle_t *cf, const char *key,
+                   size_t klen, char **val, size_t *vlen);
+
 int
 cm_store_get_in (cm_store_t *self, int fam, const char *key, size_t klen, char **val, size_t *vlen)
 {
@@ -311,8 +363,16 @@ cm_store_get_in (cm_store_t *self, int fam, const char *key, size_t klen, char *
     *vlen = 0;
     self->error[0] = '\0';
     rocksdb_column_family_handle_t *cf = family (self, fam);
-    if (!cf)
-        return 0;
+    int rc = cf ? get_cf (self, cf, key, klen, val, vlen) : 0;
+    if (rc == 0 && legacy (self, fam, key, klen))
+        rc = get_cf (self, self->families[CM_STORE_DEFAULT], key, klen, val, vlen);
+    return rc;
+}
+
+static int
+get_cf (cm_store_t *self, rocksdb_column_family_handle_t *cf, const char *key, size_t klen,
+        char **val, size_t *vlen)
+{
     char *rerr = NULL;
     size_t len = 0;
     char *v = rocksdb_get_cf (self->db, self->read, cf, key, klen, &len, &rerr);
@@ -401,6 +461,16 @@ cm_store_multi_get_in (cm_store_t *self, int fam, size_t n, const char *const *k
     }
     free (errs);
     free (cfs);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (!vals[i] && legacy (self, fam, keys[i], klens[i]) &&
+            get_cf (self, self->families[CM_STORE_DEFAULT], keys[i], klens[i], &vals[i],
+                    &vlens[i]) < 0) {
+            for (size_t j = 0; j < n; j++) {
+                free (vals[j]);
+                vals[j] = NULL;
+            }
+            rc = -1;
+        }
     return rc;
 }
 
@@ -574,6 +644,9 @@ cm_store_scan (cm_store_t *self, const char *prefix, size_t plen, const char *st
     return cm_store_scan_in (self, CM_STORE_DEFAULT, prefix, plen, start, slen, fn, arg);
 }
 
+static int scan_cf (cm_store_t *self, rocksdb_column_family_handle_t *cf, const char *prefix,
+                    size_t plen, const char *start, size_t slen, cm_store_scan_fn *fn, void *arg);
+
 int
 cm_store_scan_in (cm_store_t *self, int fam, const char *prefix, size_t plen, const char *start,
                   size_t slen, cm_store_scan_fn *fn, void *arg)
@@ -585,8 +658,17 @@ cm_store_scan_in (cm_store_t *self, int fam, const char *prefix, size_t plen, co
         return -1;
     }
     rocksdb_column_family_handle_t *cf = family (self, fam);
-    if (!cf)
-        return 0; /* absent from a read-only store: empty */
+    int rc = cf ? scan_cf (self, cf, prefix, plen, start, slen, fn, arg) : 0;
+    /* after the family's keys: when a move stopped half-way, the moved ones are the smaller */
+    if (rc == 0 && legacy (self, fam, prefix, plen))
+        rc = scan_cf (self, self->families[CM_STORE_DEFAULT], prefix, plen, start, slen, fn, arg);
+    return rc;
+}
+
+static int
+scan_cf (cm_store_t *self, rocksdb_column_family_handle_t *cf, const char *prefix, size_t plen,
+         const char *start, size_t slen, cm_store_scan_fn *fn, void *arg)
+{
     rocksdb_iterator_t *it = rocksdb_create_iterator_cf (self->db, self->read, cf);
     if (!it) {
         snprintf (self->error, sizeof self->error, "store %s: cannot create iterator", self->path);
@@ -644,16 +726,14 @@ move_one (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
     return ++ctx->count >= ctx->chunk;
 }
 
-int
-cm_store_move_to_family (cm_store_t *self, const char *prefix, size_t plen, int fam, size_t chunk,
-                         size_t *moved)
+/*  Moves every key with prefix from the default family into family fam, CM_STORE_MOVE_CHUNK
+    keys per atomic, fsync'd batch: a crash in between leaves each key in one family or the
+    other, and the next writable open goes on. The count moved in *moved. 0 or -1. */
+static int
+move_to_family (cm_store_t *self, const char *prefix, size_t plen, int fam, size_t *moved)
 {
     *moved = 0;
-    if (!family (self, fam) || fam == CM_STORE_DEFAULT || self->read_only || chunk == 0) {
-        snprintf (self->error, sizeof self->error, "store %s: move: no family %d to write",
-                  self->path, fam);
-        return -1;
-    }
+    size_t chunk = CM_STORE_MOVE_CHUNK;
     move_ctx_t ctx = {self, fam, cm_store_batch_new (), 0, chunk, NULL, 0, false};
     int rc = ctx.batch ? 0 : -1;
     while (rc == 0) {

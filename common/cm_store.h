@@ -22,13 +22,19 @@ cm_store_t *cm_store_open (const char *path, bool read_only, char *err, size_t e
     family is an append family is not stored: it is how this process writes it. */
 #define CM_STORE_DEFAULT 0 /* the default family's id */
 typedef struct {
-    const char *name; /* family name */
-    bool append;      /* written much, read rarely */
+    const char *name;         /* family name */
+    bool append;              /* written much, read rarely */
+    const char *const *moved; /* NULL, or key prefixes (NULL-terminated) that stores written
+                                 before the family had in the default family */
 } cm_store_family_t;
 
-/*  cm_store_open with the families[0..n) too, created when missing (unless read_only: then
-    a missing one reads as empty). Family families[i] has id i + 1. Families the store holds
-    and nobody asked for are opened as well (a database opens only with all of them). */
+/*  cm_store_open with the families[0..n) too (borrowed: they must outlive the store),
+    created when missing (unless read_only: then a missing one reads as empty). Family
+    families[i] has id i + 1. Families the store holds and nobody asked for are opened as
+    well (a database opens only with all of them). A writable open moves the keys with a
+    family's `moved` prefixes from the default family into it, in atomic, fsync'd chunks (a
+    crash in between leaves each key in one family or the other; the next open goes on); a
+    read-only open reads such keys of a family in both places (the family's first). */
 cm_store_t *cm_store_open_families (const char *path, bool read_only,
                                     const cm_store_family_t *families, size_t n, char *err,
                                     size_t err_cap);
@@ -46,6 +52,9 @@ const char *cm_store_error (const cm_store_t *self);
 /*  Reads key. Returns 1 and a malloc'd value (NUL-terminated beyond vlen; caller frees),
     0 when absent, -1 on error. */
 int cm_store_get (cm_store_t *self, const char *key, size_t klen, char **val, size_t *vlen);
+
+/*  Keys the open moved into their families (cm_store_open_families). */
+size_t cm_store_moved (const cm_store_t *self);
 
 /*  cm_store_get in family fam (absent from a read-only store: 0). */
 int cm_store_get_in (cm_store_t *self, int fam, const char *key, size_t klen, char **val,
@@ -103,12 +112,5 @@ int cm_store_scan (cm_store_t *self, const char *prefix, size_t plen, const char
 /*  cm_store_scan in family fam (absent from a read-only store: nothing, 0). */
 int cm_store_scan_in (cm_store_t *self, int fam, const char *prefix, size_t plen, const char *start,
                       size_t slen, cm_store_scan_fn *fn, void *arg);
-
-/*  Moves every key with prefix from the default family into family fam (a store written
-    before the family existed), chunk keys per atomic, fsync'd batch: a crash in between
-    leaves each key in one family or the other, and a second call goes on. The count moved
-    in *moved. Returns 0, or -1 (cm_store_error). */
-int cm_store_move_to_family (cm_store_t *self, const char *prefix, size_t plen, int fam,
-                             size_t chunk, size_t *moved);
 
 #endif

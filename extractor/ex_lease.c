@@ -179,10 +179,7 @@ int64_t
 ex_lease_pending_count (ex_state_t *state)
 {
     int64_t n = 0;
-    /* and those of a store not yet moved into the family (read-only: mlc-status) */
-    if (cm_store_scan_in (ex_state_store (state), EX_STATE_PENDING, "l/", 2, NULL, 0, s_count,
-                          &n) ||
-        cm_store_scan (ex_state_store (state), "l/", 2, NULL, 0, s_count, &n))
+    if (cm_store_scan_in (ex_state_store (state), EX_STATE_PENDING, "l/", 2, NULL, 0, s_count, &n))
         return -1;
     return n;
 }

@@ -30,7 +30,6 @@ struct ex_state_t {
                                     klen (size_t), the key, the 32-character hash */
     size_t notes_len, notes_cap; /* bytes used and allocated */
     bool notes_lost;             /* a staged pending entry could not be noted */
-    bool read_only;              /* opened read-only (mlc-status) */
 };
 
 /*  Creates dir and its parents (mode 0700). Returns 0, or -1 (errno) with the directory
@@ -112,20 +111,13 @@ s_open (const char *data_dir, const char *tenant, bool read_only, char *err, siz
                   data_dir, failed, strerror (errno));
         goto fail;
     }
-    self->read_only = read_only;
-    static const cm_store_family_t families[] = {{"pending", true}};
+    static const char *const moved[] = {"l/", NULL};
+    static const cm_store_family_t families[] = {{"pending", true, moved}};
     self->store = cm_store_open_families (self->path, read_only, families, 1, err, err_cap);
     if (!self->store)
         goto fail;
-    size_t moved = 0;
-    if (!read_only &&
-        cm_store_move_to_family (self->store, "l/", 2, EX_STATE_PENDING, 10000, &moved) != 0) {
-        snprintf (err, err_cap, "%s: moving the pending entries into their family: %s", self->path,
-                  cm_store_error (self->store));
-        goto fail;
-    }
-    if (moved)
-        cm_info ("EXT_PENDING_MOVED", "tenant=%s keys=%zu", tenant, moved);
+    if (cm_store_moved (self->store))
+        cm_info ("EXT_PENDING_MOVED", "tenant=%s keys=%zu", tenant, cm_store_moved (self->store));
     self->batch = cm_store_batch_new ();
     self->inflight = cm_map_new (free);
     if (!self->batch || !self->inflight) {
@@ -325,28 +317,6 @@ ex_state_changed (ex_state_t *self, const char *entity, const char *key, const c
     return changed;
 }
 
-/*  cm_store_multi_get of n keys with tag: the pending entries ('l') from their family (and,
-    for a read-only open of a store not yet moved, from the default family). 0 or -1. */
-static int
-s_multi_get (ex_state_t *self, char tag, size_t n, const char *const *keys, const size_t *klens,
-             char **vals, size_t *vlens)
-{
-    if (tag != 'l')
-        return cm_store_multi_get (self->store, n, keys, klens, vals, vlens);
-    if (cm_store_multi_get_in (self->store, EX_STATE_PENDING, n, keys, klens, vals, vlens))
-        return -1;
-    for (size_t i = 0; self->read_only && i < n; i++) {
-        if (!vals[i] && cm_store_get (self->store, keys[i], klens[i], &vals[i], &vlens[i]) < 0) {
-            for (size_t j = 0; j < n; j++) {
-                free (vals[j]);
-                vals[j] = NULL;
-            }
-            return -1;
-        }
-    }
-    return 0;
-}
-
 int
 ex_state_get_many (ex_state_t *self, char tag, const char *entity, size_t n,
                    const char *const *keys, char **vals, size_t *vlens, char *err, size_t err_cap)
@@ -395,7 +365,8 @@ ex_state_get_many (ex_state_t *self, char tag, const char *entity, size_t n,
         klens[i] = 3 + elen + klen;
         at += klens[i] + 1;
     }
-    if (s_multi_get (self, tag, n, skeys, klens, vals, vlens)) {
+    if (cm_store_multi_get_in (self->store, tag == 'l' ? EX_STATE_PENDING : CM_STORE_DEFAULT, n,
+                               skeys, klens, vals, vlens)) {
         char what[320];
         snprintf (what, sizeof what, "reading the '%c/' values of %zu records of %s", tag, n,
                   entity);
@@ -457,9 +428,7 @@ ex_state_entity_empty (ex_state_t *self, const char *entity, char *err, size_t e
         }
         bool any = false;
         if (cm_store_scan_in (self->store, tags[i] == 'l' ? EX_STATE_PENDING : CM_STORE_DEFAULT,
-                              prefix, (size_t)plen, NULL, 0, s_any, &any) ||
-            (!any && tags[i] == 'l' && self->read_only &&
-             cm_store_scan (self->store, prefix, (size_t)plen, NULL, 0, s_any, &any))) {
+                              prefix, (size_t)plen, NULL, 0, s_any, &any)) {
             s_store_error (self, "looking for stored records", err, err_cap);
             return -1;
         }

@@ -56,8 +56,8 @@ struct rp_store_t {
 
 /*  The audit family (rp_store.h): the a/ entries and the s/ index. */
 #define RP_AUDIT 1
-static const cm_store_family_t s_families[] = {{"audit", true}};
-#define RP_MIGRATE_CHUNK 10000 /* keys moved into the audit family per atomic batch */
+static const char *const s_moved[] = {"a/", "s/", NULL}; /* in the default family before */
+static const cm_store_family_t s_families[] = {{"audit", true, s_moved}};
 
 static const char *s_stat_names[] = {"bad_events", "dl_open",     "dl_created",
                                      "dl_updated", "dl_resolved", "dl_purged",
@@ -473,26 +473,6 @@ stats_from_text (rp_stats_t *st, const char *text, size_t len)
 
 /* ---- open / close ------------------------------------------------------------------ */
 
-/* ---- the audit family ---------------------------------------------------------------- */
-
-/*  Stores written before the audit family held the a/ entries and the s/ index in the
-    default family: they move (cm_store_move_to_family: in atomic chunks) before the first
-    write. Readers of a store not yet moved (read-only opens) look in both families. 0 or
-    -1. */
-static int
-migrate_audit (rp_store_t *self)
-{
-    size_t a = 0, sf = 0;
-    if (cm_store_move_to_family (self->db, "a/", 2, RP_AUDIT, RP_MIGRATE_CHUNK, &a) != 0 ||
-        cm_store_move_to_family (self->db, "s/", 2, RP_AUDIT, RP_MIGRATE_CHUNK, &sf) != 0) {
-        snprintf (self->error, sizeof self->error, "%s", cm_store_error (self->db));
-        return -1;
-    }
-    if (a + sf)
-        cm_info ("RPL_AUDIT_MOVED", "keys=%zu", a + sf);
-    return 0;
-}
-
 rp_store_t *
 rp_store_open (const char *dir, bool read_only, char *err, size_t err_cap)
 {
@@ -505,11 +485,8 @@ rp_store_open (const char *dir, bool read_only, char *err, size_t err_cap)
     self->db = cm_store_open_families (dir, read_only, s_families, 1, err, err_cap);
     if (!self->db)
         goto fail;
-    if (!read_only && migrate_audit (self) != 0) {
-        snprintf (err, err_cap, "%s: moving the audit entries into their family: %s", dir,
-                  self->error);
-        goto fail;
-    }
+    if (cm_store_moved (self->db))
+        cm_info ("RPL_AUDIT_MOVED", "keys=%zu", cm_store_moved (self->db));
     self->batch = cm_store_batch_new ();
     self->open = cm_map_new (id_list_free);
     self->dl_batch = cm_map_new (blob_free);
@@ -1280,18 +1257,6 @@ audit_scan_one (const char *key, size_t klen, const char *val, size_t vlen, void
     return rc;
 }
 
-/*  Scans the audit entries with prefix: the audit family's, then, for a read-only open of
-    a store not yet migrated, the default family's (when a migration stopped half-way, the
-    moved keys are the smaller ones, so this order keeps a history in order). */
-static int
-audit_scan (rp_store_t *self, const char *prefix, size_t plen, audit_scan_ctx_t *ctx)
-{
-    if (cm_store_scan_in (self->db, RP_AUDIT, prefix, plen, NULL, 0, audit_scan_one, ctx) != 0)
-        return -1;
-    return self->read_only ? cm_store_scan (self->db, prefix, plen, NULL, 0, audit_scan_one, ctx)
-                           : 0;
-}
-
 int
 rp_store_history (rp_store_t *self, const char *tenant, const char *entity, const char *key,
                   rp_audit_fn *fn, void *arg)
@@ -1305,7 +1270,7 @@ rp_store_history (rp_store_t *self, const char *tenant, const char *entity, cons
         return -1;
     }
     audit_scan_ctx_t ctx = {fn, arg};
-    int rc = audit_scan (self, prefix, plen, &ctx);
+    int rc = cm_store_scan_in (self->db, RP_AUDIT, prefix, plen, NULL, 0, audit_scan_one, &ctx);
     free (prefix);
     if (rc != 0) {
         set_error (self, "scanning audit");
@@ -1320,7 +1285,7 @@ rp_store_audit_all (rp_store_t *self, rp_audit_fn *fn, void *arg)
     if (!self->read_only && rp_store_flush (self, false) != 0)
         return -1;
     audit_scan_ctx_t ctx = {fn, arg};
-    if (audit_scan (self, "a/", 2, &ctx) != 0) {
+    if (cm_store_scan_in (self->db, RP_AUDIT, "a/", 2, NULL, 0, audit_scan_one, &ctx) != 0) {
         set_error (self, "scanning audit");
         return -1;
     }
@@ -1342,8 +1307,6 @@ rp_store_lookup_sf_id (rp_store_t *self, const char *sf_id, char **tenant, char 
         return -1;
     }
     int rc = cm_store_get_in (self->db, RP_AUDIT, k, klen, &v, &vlen);
-    if (rc == 0 && self->read_only) /* a store not yet migrated */
-        rc = cm_store_get (self->db, k, klen, &v, &vlen);
     free (k);
     if (rc < 0) {
         set_error (self, "reading Salesforce Id index");

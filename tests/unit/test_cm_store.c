@@ -360,7 +360,7 @@ static void
 test_families (void **state)
 {
     char err[512] = "";
-    static const cm_store_family_t fams[] = {{"audit", true}};
+    static const cm_store_family_t fams[] = {{"audit", true, NULL}};
     cm_store_t *ro = cm_store_open (s_db, false, err, sizeof err); /* a store without it */
     assert_non_null (ro);
     assert_int_equal (cm_store_put (ro, "k", 1, "v", 1, false), 0);
