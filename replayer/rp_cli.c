@@ -280,12 +280,12 @@ cmd_show (rp_store_t *store, const args_t *a, FILE *out, FILE *err)
              "message:        %s\nfields:         %s\ntarget:         %s %s\n"
              "attempts:       %" PRIu32 " (envelope attempt %" PRIu32 ")\n"
              "first failure:  %s\nlast failure:   %s\nreplays:        %" PRIu32
-             " (last %s)\nenvelope:       %zu bytes%s\n",
+             " (last %s; unanswered %" PRIu32 ")\nenvelope:       %zu bytes%s\n",
              dl->id, dl->tenant, dl->entity, dl->key, dl->hash, dl->stage, dl->outcome,
              dl->error_class, dl->code, dl->http_status, dl->message, dl->fields, dl->sobject,
              dl->ext_id, dl->attempts, dl->env_attempt, fmt_time (dl->first_failure_ms, t1),
              fmt_time (dl->last_failure_ms, t2), dl->replays, fmt_time (dl->last_replay_ms, t3),
-             env_size, env ? "" : " (none stored: not replayable)");
+             dl->unanswered, env_size, env ? "" : " (none stored: not replayable)");
     if (e) {
         fprintf (out, "source:\n");
         for (size_t i = 0; i < e->field_count; i++)

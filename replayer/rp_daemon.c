@@ -426,21 +426,30 @@ redrive_one (const rp_dead_letter_t *dl, void *arg)
 {
     redrive_ctx_t *c = arg;
     rp_daemon_t *self = c->self;
-    if (strcmp (dl->error_class, "retryable") != 0 || dl->env_size == 0 ||
-        dl->attempts >= (uint32_t)self->redrive_max || dl->last_replay_ms > dl->last_failure_ms)
+    if (strcmp (dl->error_class, "retryable") != 0 || dl->env_size == 0)
+        return 0;
+    /* a replay with no outcome since (lost with a killed loader, or slow) counts as a
+       failure at its own time: the same backoff and the same bound */
+    bool unanswered = dl->last_replay_ms > dl->last_failure_ms;
+    uint32_t tries = dl->attempts + dl->unanswered + (unanswered ? 1 : 0);
+    if (tries >= (uint32_t)self->redrive_max)
         return 0;
     int64_t delay = self->redrive_base_ms;
-    for (uint32_t i = 1; i < dl->attempts && delay < self->redrive_max_ms; i++)
+    for (uint32_t i = 1; i < tries && delay < self->redrive_max_ms; i++)
         delay *= 2;
     if (delay > self->redrive_max_ms)
         delay = self->redrive_max_ms;
-    if (c->now_ms < dl->last_failure_ms + delay)
+    if (c->now_ms < (unanswered ? dl->last_replay_ms : dl->last_failure_ms) + delay)
         return 0;
     if (queue_push (self, dl->id) != 0)
         return 1;
     c->queued++;
-    cm_info ("RPL_REDRIVE", "id=%s tenant=%s entity=%s key=%s code=%s attempts=%" PRIu32, dl->id,
-             dl->tenant, dl->entity, dl->key, dl->code, dl->attempts);
+    cm_info ("RPL_REDRIVE",
+             "id=%s tenant=%s entity=%s key=%s code=%s attempts=%" PRIu32 " unanswered=%" PRIu32
+             "%s",
+             dl->id, dl->tenant, dl->entity, dl->key, dl->code, dl->attempts,
+             dl->unanswered + (unanswered ? 1 : 0),
+             unanswered ? " reason=\"no outcome for the last replay\"" : "");
     return 0;
 }
 

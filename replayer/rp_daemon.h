@@ -19,10 +19,13 @@
     ("replayed") on its dead letter, which stays open until a LOADED event resolves it.
 
     Automatic redrive: a dead letter whose error class is "retryable" (missing parent,
-    paused org, ...) and that was not replayed since its last failure is queued again once
-    redrive_base_ms * 2^(attempts-1) (at most redrive_max_ms) has passed since that
-    failure, until it has failed redrive_max times; then it waits for an operator. The scan
-    runs every few seconds while the replay queue is empty.
+    paused org, ...) is queued again once redrive_base_ms * 2^(tries-1) (at most
+    redrive_max_ms) has passed since its last failure, until it has tried redrive_max
+    times; then it waits for an operator. A replay with no outcome yet (no failure since:
+    lost with a loader killed before it loaded it, or slow) counts as a try that failed at
+    the replay's time, so a lost replay is redriven after the same backoff instead of
+    waiting for an outcome that never comes; tries = failures + unanswered replays. The
+    scan runs every few seconds while the replay queue is empty.
 
     Control requests (JSON objects):
       {"cmd":"ping"}                                       -> {"ok":true}

@@ -742,6 +742,7 @@ rp_dead_letter_to_json (const rp_dead_letter_t *d)
     cJSON_AddNumberToObject (o, "first_failure_ms", (double)d->first_failure_ms);
     cJSON_AddNumberToObject (o, "last_failure_ms", (double)d->last_failure_ms);
     cJSON_AddNumberToObject (o, "replays", d->replays);
+    cJSON_AddNumberToObject (o, "unanswered", d->unanswered);
     cJSON_AddNumberToObject (o, "last_replay_ms", (double)d->last_replay_ms);
     cJSON_AddNumberToObject (o, "env_size", (double)d->env_size);
     return o;
@@ -778,6 +779,7 @@ dead_letter_parse (const char *text, size_t len)
     d->first_failure_ms = json_int (o, "first_failure_ms");
     d->last_failure_ms = json_int (o, "last_failure_ms");
     d->replays = (uint32_t)json_int (o, "replays");
+    d->unanswered = (uint32_t)json_int (o, "unanswered");
     d->last_replay_ms = json_int (o, "last_replay_ms");
     d->env_size = (size_t)json_int (o, "env_size");
     if (!d->id || !d->tenant || !d->entity || !d->key || !d->hash || !d->stage || !d->outcome ||
@@ -1467,6 +1469,8 @@ rp_store_note_replay (rp_store_t *self, const char *id)
         return found;
     int rc = -1;
     int64_t now = cm_now_ms ();
+    if (dl->replays > 0 && dl->last_replay_ms > dl->last_failure_ms)
+        dl->unanswered++; /* lost on the way (a loader killed), or still on its way */
     dl->replays++;
     dl->last_replay_ms = now;
     if (dead_letter_put (self, dl) != 0 || audit_own (self, dl, "replayed", now, NULL, NULL) != 0)

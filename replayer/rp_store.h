@@ -95,6 +95,7 @@ typedef struct {
     int64_t first_failure_ms; /* first failure, ms epoch */
     int64_t last_failure_ms;  /* last failure, ms epoch */
     uint32_t replays;         /* replays requested */
+    uint32_t unanswered;      /* replays followed by another with no outcome between them */
     int64_t last_replay_ms;   /* last replay, 0 = never */
     size_t env_size;          /* size of the stored envelope bytes, 0 = none */
 } rp_dead_letter_t;
@@ -190,7 +191,8 @@ int rp_store_purge (rp_store_t *self, const char *id, const char *reason);
     Returns the number of entries deleted (counted in stats.audit_expired), or -1 on error. */
 int rp_store_expire_audit (rp_store_t *self, int64_t cutoff_ms, size_t max_visit, bool *wrapped);
 
-/*  Notes that dead letter id was re-fed (audit entry, replays + 1). Batched.
+/*  Notes that dead letter id was re-fed (audit entry, replays + 1; unanswered + 1 when its
+    previous replay got no outcome: no failure since). Batched.
     1, 0 when there was none, -1 on error. */
 int rp_store_note_replay (rp_store_t *self, const char *id);
 

@@ -6,15 +6,17 @@
     mlc-ztool keygen
         prints a new CURVE keypair (Z85) for zmq.curve_secret_key / zmq.curve_server_key /
         zmq.curve_clients.
-    mlc-ztool sink   ENDPOINT --count N [--timeout S]
-        binds a PULL socket, receives envelopes until N arrived or S seconds passed with no
-        message, and prints one JSON line per envelope (tenant, entity, key, hash, attempt,
-        sobject, extid); corrupt messages are printed as {"error": "..."} lines.
+    mlc-ztool sink   ENDPOINT --count N [--timeout S] [--connect]
+        binds a PULL socket (connects with --connect: to take a loader's place on the
+        replayer's replay endpoint), receives envelopes until N arrived or S seconds passed
+        with no message, and prints one JSON line per envelope (tenant, entity, key, hash,
+        attempt, sobject, extid); corrupt messages are printed as {"error": "..."} lines.
     Security: when MLC_CONFIG or MLC_ZMQ_CURVE_SECRET_KEY is set, the configuration (file
     and MLC_ environment, cm_config) gives the CURVE keys (zmq.curve_secret_key,
     zmq.curve_server_key, zmq.curve_clients) and the plaintext bind policy, as for the
     daemons (cm_daemon_client_new).
     Exits 0 on success, 1 on error, 2 on usage. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +34,7 @@ static int
 usage (void)
 {
     fprintf (stderr, "usage: mlc-ztool push ENDPOINT [--bind] [--garbage N] [--file F]\n"
-                     "       mlc-ztool sink ENDPOINT --count N [--timeout S]\n"
+                     "       mlc-ztool sink ENDPOINT --count N [--timeout S] [--connect]\n"
                      "       mlc-ztool keygen\n");
     return 2;
 }
@@ -129,8 +131,11 @@ static int
 cmd_sink (void *ctx, const char *endpoint, int argc, char **argv)
 {
     long count = -1, timeout_s = 10;
+    bool bind = true;
     for (int i = 0; i < argc; i++) {
-        if (strcmp (argv[i], "--count") == 0 && i + 1 < argc)
+        if (strcmp (argv[i], "--connect") == 0)
+            bind = false;
+        else if (strcmp (argv[i], "--count") == 0 && i + 1 < argc)
             count = atol (argv[++i]);
         else if (strcmp (argv[i], "--timeout") == 0 && i + 1 < argc)
             timeout_s = atol (argv[++i]);
@@ -140,7 +145,7 @@ cmd_sink (void *ctx, const char *endpoint, int argc, char **argv)
     if (count < 0)
         return usage ();
     char err[256];
-    void *sock = cm_zsock_new (ctx, ZMQ_PULL, endpoint, 1, 100000, 0, err, sizeof err);
+    void *sock = cm_zsock_new (ctx, ZMQ_PULL, endpoint, bind, 100000, 0, err, sizeof err);
     if (!sock) {
         fprintf (stderr, "mlc-ztool: %s\n", err);
         return 1;

@@ -397,6 +397,17 @@ feed_failure (fx_t *fx, const cm_envelope_t *env, cm_error_class_t cls, int64_t 
     cm_event_destroy (&ev);
 }
 
+/*  The time dead letter id was last replayed. */
+static int64_t
+last_replay (rp_store_t *store, const char *id)
+{
+    rp_dead_letter_t *dl = NULL;
+    assert_int_equal (rp_store_dead_letter (store, id, &dl), 1);
+    int64_t at = dl->last_replay_ms;
+    rp_dead_letter_destroy (&dl);
+    return at;
+}
+
 static void
 test_redrive_retryable_with_backoff (void **state)
 {
@@ -404,7 +415,7 @@ test_redrive_retryable_with_backoff (void **state)
     rp_daemon_destroy (&fx->daemon);
     fx->cfg.redrive_base_ms = 1000;
     fx->cfg.redrive_max_ms = 1500;
-    fx->cfg.redrive_max = 3;
+    fx->cfg.redrive_max = 4;
     char err[512];
     fx->daemon = rp_daemon_new (&fx->cfg, err, sizeof err);
     assert_non_null (fx->daemon);
@@ -416,20 +427,35 @@ test_redrive_retryable_with_backoff (void **state)
     assert_int_equal (rp_daemon_redrive_scan (fx->daemon, t + 999), 0);
     assert_int_equal (rp_daemon_redrive_scan (fx->daemon, t + 1000), 1); /* not perm */
     assert_int_equal (rp_daemon_replay_queued (fx->daemon), 1);
-    /* once replayed, it waits for the outcome */
-    assert_int_equal (rp_store_note_replay (rp_daemon_store (fx->daemon), env->id), 1);
-    assert_int_equal (rp_daemon_redrive_scan (fx->daemon, t + 100000), 0);
+    /* once replayed, it waits for the outcome; a replay that gets none (a loader killed
+       with it) counts as a failure at its time: the delay doubles, capped at 1500 */
+    rp_store_t *store = rp_daemon_store (fx->daemon);
+    assert_int_equal (rp_store_note_replay (store, env->id), 1);
+    int64_t r1 = last_replay (store, env->id);
+    assert_int_equal (rp_daemon_redrive_scan (fx->daemon, r1 + 1499), 0);
+    assert_int_equal (rp_daemon_redrive_scan (fx->daemon, r1 + 1500), 1);
+    assert_int_equal (rp_store_note_replay (store, env->id), 1); /* unanswered 1 */
     /* it failed again (replays are noted at the real clock, so fail later than that):
-       the delay doubles, capped at 1500 */
+       tries 3 = 2 failures + 1 unanswered replay */
     int64_t t2 = cm_now_ms () + 10;
     feed_failure (fx, env, CM_ERR_RETRYABLE, t2);
     assert_int_equal (rp_daemon_redrive_scan (fx->daemon, t2 + 1499), 0);
     assert_int_equal (rp_daemon_redrive_scan (fx->daemon, t2 + 1500), 1);
-    /* after redrive_max failures, only an operator replays it */
-    assert_int_equal (rp_store_note_replay (rp_daemon_store (fx->daemon), env->id), 1);
+    /* the 4th try is this replay: after it, failed or unanswered, an operator replays it */
+    while (cm_now_ms () <= t2)
+        usleep (1000);
+    assert_int_equal (rp_store_note_replay (store, env->id), 1);
+    int64_t r3 = last_replay (store, env->id);
+    assert_int_equal (rp_daemon_redrive_scan (fx->daemon, r3 + 100000), 0);
     int64_t t3 = cm_now_ms () + 10;
     feed_failure (fx, env, CM_ERR_RETRYABLE, t3);
     assert_int_equal (rp_daemon_redrive_scan (fx->daemon, t3 + 100000), 0);
+    rp_dead_letter_t *dl = NULL;
+    assert_int_equal (rp_store_dead_letter (store, env->id, &dl), 1);
+    assert_int_equal (dl->attempts, 3);
+    assert_int_equal (dl->replays, 3);
+    assert_int_equal (dl->unanswered, 1);
+    rp_dead_letter_destroy (&dl);
     cm_envelope_destroy (&env);
     cm_envelope_destroy (&perm);
 }
