@@ -53,6 +53,26 @@ mlc_start_sim () {
     return 1
 }
 
+# mlc_start_sims TENANT [CLOUDSUITE-SIM ARGS...] [-- SALESFORCE-SIM ARGS...]: starts
+# cloudsuite-sim for TENANT (its .ionapi file in $MLC_TMP/ionapi) and salesforce-sim (client
+# demo-client, secret $MLC_SALESFORCE_CLIENT_SECRET) on free ports, and writes their
+# pipeline configuration; sets CS and SF (the ports) and CFG (the configuration file).
+mlc_start_sims () {
+    local tenant=$1; shift
+    local cs_args=() sf_args=()
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do cs_args+=("$1"); shift; done
+    [ $# -gt 0 ] && shift
+    sf_args=("$@")
+    mlc_start_sim cssim "$BIN/cloudsuite-sim" --listen 127.0.0.1:0 --tenant "$tenant" \
+        --ionapi-dir "$MLC_TMP/ionapi" "${cs_args[@]}" || return 1
+    CS=$MLC_LAST_PORT
+    mlc_start_sim sfsim "$BIN/salesforce-sim" --listen 127.0.0.1:0 --client-id demo-client \
+        --client-secret "$MLC_SALESFORCE_CLIENT_SECRET" "${sf_args[@]}" || return 1
+    SF=$MLC_LAST_PORT
+    CFG=$MLC_TMP/config.json
+    mlc_write_config "$CFG" "$CS" "$SF" "$tenant"
+}
+
 # mlc_wait_for SECONDS CMD...: polls CMD every 0.2 s until it succeeds; 1 on timeout.
 mlc_wait_for () {
     local secs=$1; shift

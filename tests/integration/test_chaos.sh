@@ -25,15 +25,8 @@ export MLC_CLOUDSUITE_LEASE_S=4 MLC_CLOUDSUITE_LEASE_QUIET_S=3 MLC_CLOUDSUITE_PA
     MLC_REPLAYER_REDRIVE_BASE_S=2 MLC_REPLAYER_REDRIVE_MAX_S=4 MLC_REPLAYER_REDRIVE_MAX_ATTEMPTS=50 \
     MLC_REPLAYER_REPLAY_RATE=2000 MLC_SALESFORCE_DRAIN_MS=2000
 
-mlc_start_sim cssim "$BIN/cloudsuite-sim" --listen 127.0.0.1:0 --tenant $TENANT \
-    --ionapi-dir "$MLC_TMP/ionapi" --seed-suppliers $S --seed-customers $C \
+mlc_start_sims $TENANT --seed-suppliers $S --seed-customers $C \
     --seed-invoices $I --seed-pos $P --seed 11 || exit 1
-CS=$MLC_LAST_PORT
-mlc_start_sim sfsim "$BIN/salesforce-sim" --listen 127.0.0.1:0 --client-id demo-client \
-    --client-secret "$MLC_SALESFORCE_CLIENT_SECRET" || exit 1
-SF=$MLC_LAST_PORT
-CFG=$MLC_TMP/config.json
-mlc_write_config "$CFG" "$CS" "$SF" $TENANT
 echo "# chaos: $N records (suppliers $S, customers $C, invoices $I, POs $P)"
 
 # ---- the supervised processes -----------------------------------------------------------

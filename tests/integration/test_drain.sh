@@ -14,14 +14,7 @@ export MLC_CLOUDSUITE_PO_ENABLED=true MLC_CLOUDSUITE_LEASE_S=4 MLC_CLOUDSUITE_LE
     MLC_SALESFORCE_DRAIN_MS=3000 MLC_CLOUDSUITE_PAGE_SIZE=200 MLC_SALESFORCE_MAX_IN_FLIGHT=1
 # one call at a time of at least 300 ms: the whole batches of the pipeline land in a few
 # seconds, not at once, so the SIGTERM finds the sync under way
-mlc_start_sim cssim "$BIN/cloudsuite-sim" --listen 127.0.0.1:0 --tenant $TENANT \
-    --ionapi-dir "$MLC_TMP/ionapi" --seed-suppliers $S --seed-pos $P --seed 3 || exit 1
-CS=$MLC_LAST_PORT
-mlc_start_sim sfsim "$BIN/salesforce-sim" --listen 127.0.0.1:0 --client-id demo-client \
-    --client-secret "$MLC_SALESFORCE_CLIENT_SECRET" --latency-ms 300 || exit 1
-SF=$MLC_LAST_PORT
-CFG=$MLC_TMP/config.json
-mlc_write_config "$CFG" "$CS" "$SF" $TENANT
+mlc_start_sims $TENANT --seed-suppliers $S --seed-pos $P --seed 3 -- --latency-ms 300 || exit 1
 declare -A PID
 KINDS="replayer transformer loader extractor"
 start_all () {

@@ -16,14 +16,7 @@ trap 'mlc_cleanup' EXIT
 export MLC_SALESFORCE_CLIENT_SECRET="it-secret-$RANDOM$RANDOM"
 export MLC_METRICS_LISTEN=127.0.0.1:0
 
-mlc_start_sim cssim "$BIN/cloudsuite-sim" --listen 127.0.0.1:0 --tenant $TENANT \
-    --ionapi-dir "$MLC_TMP/ionapi" --seed-suppliers $N --seed 11 || exit 1
-CS=$MLC_LAST_PORT
-mlc_start_sim sfsim "$BIN/salesforce-sim" --listen 127.0.0.1:0 --client-id demo-client \
-    --client-secret "$MLC_SALESFORCE_CLIENT_SECRET" || exit 1
-SF=$MLC_LAST_PORT
-CFG=$MLC_TMP/config.json
-mlc_write_config "$CFG" "$CS" "$SF" $TENANT
+mlc_start_sims $TENANT --seed-suppliers $N --seed 11 || exit 1
 mlc_start_pipeline "$CFG"
 mlc_start extractor "$BIN/mlc-extractor" --config "$CFG"
 

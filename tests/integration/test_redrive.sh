@@ -17,14 +17,7 @@ export MLC_SALESFORCE_CLIENT_SECRET="it-secret-$RANDOM$RANDOM"
 export MLC_REPLAYER_REDRIVE_BASE_S=1 MLC_REPLAYER_REDRIVE_MAX_S=2 \
     MLC_REPLAYER_REDRIVE_MAX_ATTEMPTS=20 MLC_SALESFORCE_MAX_ATTEMPTS=2
 
-mlc_start_sim cssim "$BIN/cloudsuite-sim" --listen 127.0.0.1:0 --tenant $TENANT \
-    --ionapi-dir "$MLC_TMP/ionapi" --seed-suppliers $N --seed 7 || exit 1
-CS=$MLC_LAST_PORT
-mlc_start_sim sfsim "$BIN/salesforce-sim" --listen 127.0.0.1:0 --client-id demo-client \
-    --client-secret "$MLC_SALESFORCE_CLIENT_SECRET" || exit 1
-SF=$MLC_LAST_PORT
-CFG=$MLC_TMP/config.json
-mlc_write_config "$CFG" "$CS" "$SF" $TENANT
+mlc_start_sims $TENANT --seed-suppliers $N --seed 7 || exit 1
 faults () { curl -fsS -X POST "http://127.0.0.1:$SF/__sim/faults" -d "$1" >/dev/null; }
 rp () { "$BIN/mlc-replayer" --config "$CFG" "$@"; }
 open_dead () { rp list --json 2>/dev/null | jq 'length'; }

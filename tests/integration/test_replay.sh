@@ -15,14 +15,7 @@ trap 'mlc_cleanup' EXIT
 export MLC_SALESFORCE_CLIENT_SECRET="it-secret-$RANDOM$RANDOM"
 export MLC_REPLAYER_REDRIVE_BASE_S=0 # no automatic redrive: the operator replays
 
-mlc_start_sim cssim "$BIN/cloudsuite-sim" --listen 127.0.0.1:0 --tenant $TENANT \
-    --ionapi-dir "$MLC_TMP/ionapi" --seed-suppliers $N --seed 5 || exit 1
-CS=$MLC_LAST_PORT
-mlc_start_sim sfsim "$BIN/salesforce-sim" --listen 127.0.0.1:0 --client-id demo-client \
-    --client-secret "$MLC_SALESFORCE_CLIENT_SECRET" || exit 1
-SF=$MLC_LAST_PORT
-CFG=$MLC_TMP/config.json
-mlc_write_config "$CFG" "$CS" "$SF" $TENANT
+mlc_start_sims $TENANT --seed-suppliers $N --seed 5 || exit 1
 # five suppliers with a phone number longer than the org will allow
 for i in 1 2 3 4 5; do
     curl -fsS -X POST "http://127.0.0.1:$CS/__sim/$TENANT/records/SLVendors" \

@@ -12,14 +12,7 @@ mlc_tmpdir
 trap 'mlc_cleanup' EXIT
 export MLC_SALESFORCE_CLIENT_SECRET="it-secret-$RANDOM$RANDOM"
 
-mlc_start_sim cssim "$BIN/cloudsuite-sim" --listen 127.0.0.1:0 --tenant $TENANT \
-    --ionapi-dir "$MLC_TMP/ionapi" --seed-suppliers $N --seed 7 || exit 1
-CS=$MLC_LAST_PORT
-mlc_start_sim sfsim "$BIN/salesforce-sim" --listen 127.0.0.1:0 --client-id demo-client \
-    --client-secret "$MLC_SALESFORCE_CLIENT_SECRET" || exit 1
-SF=$MLC_LAST_PORT
-CFG=$MLC_TMP/config.json
-mlc_write_config "$CFG" "$CS" "$SF" $TENANT
+mlc_start_sims $TENANT --seed-suppliers $N --seed 7 || exit 1
 mlc_start_pipeline "$CFG"
 
 accounts () { mlc_sf_stats "$SF" '.records.Account // 0'; }
