@@ -2,7 +2,8 @@
 # Delivery guarantee under chaos (docs/delivery.md): a sync of CHAOS_N records (default
 # 20,000; 5,000 on a sanitizer build) of all four entities, during which every process kind
 # (extractor, transformer, loader, replayer) is SIGKILLed several times at random moments
-# and restarted with the same configuration, and a loader is stopped with SIGTERM once.
+# and restarted with the same configuration, and a loader is stopped with SIGTERM once;
+# Salesforce refuses about 1 % of the writes, so the redrive of dead letters runs meanwhile.
 # Afterwards (a bounded wait while leases re-emit what was lost): salesforce-sim holds
 # exactly one record per source record with the right values, no pending entry is left,
 # and the audit trail has a final outcome for every source record.
@@ -24,9 +25,13 @@ export MLC_CLOUDSUITE_CUSTOMER_ENABLED=true MLC_CLOUDSUITE_INVOICE_ENABLED=true 
 export MLC_CLOUDSUITE_LEASE_S=4 MLC_CLOUDSUITE_LEASE_QUIET_S=3 MLC_CLOUDSUITE_PAGE_SIZE=500 \
     MLC_REPLAYER_REDRIVE_BASE_S=2 MLC_REPLAYER_REDRIVE_MAX_S=4 MLC_REPLAYER_REDRIVE_MAX_ATTEMPTS=50 \
     MLC_REPLAYER_REPLAY_RATE=2000 MLC_SALESFORCE_DRAIN_MS=2000
+# Salesforce refuses about 1 % of the record writes (UNABLE_TO_LOCK_ROW) and the loader tries
+# once, so those records become retryable dead letters that the replayer's redrive must bring
+# home while processes are killed (a replay lost with a killed loader included)
+export MLC_SALESFORCE_MAX_ATTEMPTS=1
 
 mlc_start_sims $TENANT --seed-suppliers $S --seed-customers $C \
-    --seed-invoices $I --seed-pos $P --seed 11 || exit 1
+    --seed-invoices $I --seed-pos $P --seed 11 -- --fault-lock 0.01 || exit 1
 echo "# chaos: $N records (suppliers $S, customers $C, invoices $I, POs $P)"
 
 # ---- the supervised processes -----------------------------------------------------------
