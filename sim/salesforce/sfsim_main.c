@@ -11,6 +11,16 @@
 #include "sfsim_server.h"
 #include "sim_http.h"
 
+#ifdef MLC_JEMALLOC
+/*  jemalloc reads its options from this symbol. The simulator keeps every record it is
+    sent (hundreds of MiB in the benchmark) and frees each request's trees: pages are kept
+    instead of returned and faulted in again (madvise and page faults were a quarter of its
+    CPU), and its arenas use transparent huge pages (fewer page faults while it grows).
+    Share of the benchmark's CPU 13.0-13.6 -> 12.1-12.3 % (two pairs); its RSS 448 -> 563
+    MiB for 155,004 records. */
+const char *malloc_conf = "dirty_decay_ms:-1,muzzy_decay_ms:-1,thp:always";
+#endif
+
 #define MAX_SCHEMA_BYTES (16 * 1024 * 1024)
 
 static void
