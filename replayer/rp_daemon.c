@@ -434,8 +434,8 @@ redrive_one (const rp_dead_letter_t *dl, void *arg)
         return 0;
     /* a replay with no outcome since (lost with a killed loader, or slow) counts as a
        failure at its own time: the same backoff and the same bound */
-    bool unanswered = dl->last_replay_ms > dl->last_failure_ms;
-    uint32_t tries = dl->attempts + dl->unanswered + (unanswered ? 1 : 0);
+    bool no_outcome = dl->last_replay_ms > dl->last_failure_ms;
+    uint32_t tries = dl->attempts + dl->unanswered + (no_outcome ? 1 : 0);
     if (tries >= (uint32_t)self->redrive_max)
         return 0;
     int64_t delay = self->redrive_base_ms;
@@ -443,7 +443,7 @@ redrive_one (const rp_dead_letter_t *dl, void *arg)
         delay *= 2;
     if (delay > self->redrive_max_ms)
         delay = self->redrive_max_ms;
-    if (c->now_ms < (unanswered ? dl->last_replay_ms : dl->last_failure_ms) + delay)
+    if (c->now_ms < (no_outcome ? dl->last_replay_ms : dl->last_failure_ms) + delay)
         return 0;
     if (queue_push (self, dl->id) != 0)
         return 1;
@@ -452,8 +452,8 @@ redrive_one (const rp_dead_letter_t *dl, void *arg)
              "id=%s tenant=%s entity=%s key=%s code=%s attempts=%" PRIu32 " unanswered=%" PRIu32
              "%s",
              dl->id, dl->tenant, dl->entity, dl->key, dl->code, dl->attempts,
-             dl->unanswered + (unanswered ? 1 : 0),
-             unanswered ? " reason=\"no outcome for the last replay\"" : "");
+             dl->unanswered + (no_outcome ? 1 : 0),
+             no_outcome ? " reason=\"no outcome for the last replay\"" : "");
     return 0;
 }
 
