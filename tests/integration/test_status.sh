@@ -120,9 +120,11 @@ check "--loader-metrics: the human view shows the usage" \
 check "an unreachable metrics URL is reported, not fatal" \
     bash -c "'$BIN/mlc-status' --config '$CFG' --json --loader-metrics http://127.0.0.1:1/metrics | jq -e '.salesforce.error | test(\"127.0.0.1:1\")' >/dev/null"
 
-# A failing poll shows its error.
+# A failing poll shows its error. The .ionapi file then names port 1, where nothing listens:
+# cloudsuite-sim's own port, once it is free, may be taken by a test running alongside.
 kill -TERM $CSPID
 wait $CSPID 2>/dev/null
+sed -i "s#127.0.0.1:$CS#127.0.0.1:1#g" "$MLC_TMP/ionapi/$TENANT.ionapi"
 check "with cloudsuite-sim down, extractor --once fails" bash -c "! '$BIN/mlc-extractor' --config '$CFG' --once >>'$MLC_TMP/extractor.log' 2>&1"
 check "--json: the last poll failed and carries its error" \
     bash -c "[ \"\$1\" = false ] && [ -n \"\$2\" ]" _ "$(vendor .last_poll.ok)" "$(vendor .last_poll.error)"
