@@ -438,6 +438,16 @@ ex_state_entity_empty (ex_state_t *self, const char *entity, char *err, size_t e
     return 1;
 }
 
+/*  Stages a put in family fam, counting its bytes for the free-space check of
+    ex_state_commit. */
+static void
+s_stage_put (ex_state_t *self, int fam, const char *key, size_t klen, const void *val, size_t vlen)
+{
+    /* cannot fail: a writable state has the family (ex_state_open) */
+    (void)cm_store_batch_put_in (self->batch, self->store, fam, key, klen, val, vlen);
+    self->staged_bytes += klen + vlen + 16;
+}
+
 int
 ex_state_stage_hash (ex_state_t *self, const char *entity, const char *key, const char *hash)
 {
@@ -445,24 +455,15 @@ ex_state_stage_hash (ex_state_t *self, const char *entity, const char *key, cons
     int klen = s_key (k, sizeof k, 'h', entity, key);
     if (klen < 0)
         return -1;
-    ex_state_stage_put (self, k, (size_t)klen, hash, strlen (hash));
+    s_stage_put (self, CM_STORE_DEFAULT, k, (size_t)klen, hash, strlen (hash));
     return 0;
-}
-
-void
-ex_state_stage_put (ex_state_t *self, const char *key, size_t klen, const void *val, size_t vlen)
-{
-    cm_store_batch_put (self->batch, key, klen, val, vlen);
-    self->staged_bytes += klen + vlen + 16;
 }
 
 void
 ex_state_stage_pending (ex_state_t *self, const char *key, size_t klen, const void *val,
                         size_t vlen)
 {
-    /* cannot fail: a writable state has the family (ex_state_open) */
-    (void)cm_store_batch_put_in (self->batch, self->store, EX_STATE_PENDING, key, klen, val, vlen);
-    self->staged_bytes += klen + vlen + 16;
+    s_stage_put (self, EX_STATE_PENDING, key, klen, val, vlen);
 }
 
 int
@@ -472,7 +473,7 @@ ex_state_stage_watermark (ex_state_t *self, const char *entity, const char *wate
     int klen = s_key (k, sizeof k, 'w', entity, NULL);
     if (klen < 0)
         return -1;
-    ex_state_stage_put (self, k, (size_t)klen, watermark, strlen (watermark));
+    s_stage_put (self, CM_STORE_DEFAULT, k, (size_t)klen, watermark, strlen (watermark));
     return 0;
 }
 

@@ -93,12 +93,8 @@ int ex_state_entity_empty (ex_state_t *self, const char *entity, char *err, size
 int ex_state_stage_hash (ex_state_t *self, const char *entity, const char *key, const char *hash);
 int ex_state_stage_watermark (ex_state_t *self, const char *entity, const char *watermark);
 
-/*  Stages a raw put in the default family, counting its bytes for the free-space check of
-    ex_state_commit. */
-void ex_state_stage_put (ex_state_t *self, const char *key, size_t klen, const void *val,
-                         size_t vlen);
-
-/*  The same in the pending family (ex_lease's "l/..." entries). */
+/*  Stages a raw put in the pending family (ex_lease's "l/..." entries), counting its bytes
+    for the free-space check of ex_state_commit. */
 void ex_state_stage_pending (ex_state_t *self, const char *key, size_t klen, const void *val,
                              size_t vlen);
 
