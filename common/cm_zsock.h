@@ -14,7 +14,8 @@
 void *cm_zsock_new (void *ctx, int type, const char *endpoint, bool bind, int hwm, int linger_ms,
                     char *err, size_t err_cap);
 
-/*  Closes the socket and sets *sock_p to NULL. Accepts NULL. */
+/*  Stops the socket's monitor if it has one, closes the socket and sets *sock_p to NULL.
+    Accepts NULL. */
 void cm_zsock_destroy (void **sock_p);
 
 /*  Sends one message, waiting at most timeout_ms (-1: forever) while the queue is full.

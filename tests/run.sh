@@ -37,6 +37,9 @@ count () {
         failures+=("$name (log: $log)")
         echo "FAIL $name: $ok passed, $nok failed (${secs} s)"
         grep -E '^not ok ' "$log" | head -20 | sed 's/^/    /'
+        # the first lines of a sanitizer report, so a CI log shows the cause
+        grep -m1 -A12 -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$log" |
+            sed 's/^/    | /'
     else
         echo "ok   $name: $ok passed (${secs} s)"
     fi
