@@ -434,7 +434,7 @@ redrive_one (const rp_dead_letter_t *dl, void *arg)
         return 0;
     /* a replay with no outcome since (lost with a killed loader, or slow) counts as a
        failure at its own time: the same backoff and the same bound */
-    bool no_outcome = dl->last_replay_ms > dl->last_failure_ms;
+    bool no_outcome = rp_dead_letter_awaits_outcome (dl);
     uint32_t tries = dl->attempts + dl->unanswered + (no_outcome ? 1 : 0);
     if (tries >= (uint32_t)self->redrive_max)
         return 0;

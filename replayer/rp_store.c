@@ -717,6 +717,12 @@ rp_dead_letter_destroy (rp_dead_letter_t **self_p)
     *self_p = NULL;
 }
 
+bool
+rp_dead_letter_awaits_outcome (const rp_dead_letter_t *dl)
+{
+    return dl->last_replay_ms > dl->last_failure_ms;
+}
+
 cJSON *
 rp_dead_letter_to_json (const rp_dead_letter_t *d)
 {
@@ -1469,8 +1475,8 @@ rp_store_note_replay (rp_store_t *self, const char *id)
         return found;
     int rc = -1;
     int64_t now = cm_now_ms ();
-    if (dl->replays > 0 && dl->last_replay_ms > dl->last_failure_ms)
-        dl->unanswered++; /* lost on the way (a loader killed), or still on its way */
+    if (rp_dead_letter_awaits_outcome (dl))
+        dl->unanswered++; /* the previous replay: lost on the way, or still on its way */
     dl->replays++;
     dl->last_replay_ms = now;
     if (dead_letter_put (self, dl) != 0 || audit_own (self, dl, "replayed", now, NULL, NULL) != 0)

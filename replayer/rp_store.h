@@ -203,6 +203,10 @@ cJSON *rp_stats_to_json (const rp_stats_t *stats);
 /*  Frees a dead letter; sets *self_p to NULL. Accepts NULL. */
 void rp_dead_letter_destroy (rp_dead_letter_t **self_p);
 
+/*  True when dl was replayed after its last failure and no outcome came back yet (lost with
+    a killed loader, or still on its way). */
+bool rp_dead_letter_awaits_outcome (const rp_dead_letter_t *dl);
+
 /*  The dead letter as a new JSON object (caller deletes), or NULL on OOM. */
 cJSON *rp_dead_letter_to_json (const rp_dead_letter_t *dl);
 

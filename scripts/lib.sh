@@ -56,7 +56,8 @@ mlc_start_sim () {
 # mlc_start_sims TENANT [CLOUDSUITE-SIM ARGS...] [-- SALESFORCE-SIM ARGS...]: starts
 # cloudsuite-sim for TENANT (its .ionapi file in $MLC_TMP/ionapi) and salesforce-sim (client
 # demo-client, secret $MLC_SALESFORCE_CLIENT_SECRET) on free ports, and writes their
-# pipeline configuration; sets CS and SF (the ports) and CFG (the configuration file).
+# pipeline configuration; sets CS and SF (the ports), CS_PID (cloudsuite-sim's process) and
+# CFG (the configuration file).
 mlc_start_sims () {
     local tenant=$1; shift
     local cs_args=() sf_args=()
@@ -66,6 +67,7 @@ mlc_start_sims () {
     mlc_start_sim cssim "$BIN/cloudsuite-sim" --listen 127.0.0.1:0 --tenant "$tenant" \
         --ionapi-dir "$MLC_TMP/ionapi" "${cs_args[@]}" || return 1
     CS=$MLC_LAST_PORT
+    CS_PID=$MLC_LAST_PID
     mlc_start_sim sfsim "$BIN/salesforce-sim" --listen 127.0.0.1:0 --client-id demo-client \
         --client-secret "$MLC_SALESFORCE_CLIENT_SECRET" "${sf_args[@]}" || return 1
     SF=$MLC_LAST_PORT

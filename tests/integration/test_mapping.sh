@@ -49,15 +49,8 @@ def dups($f): map(select(.[$f] != null)) | group_by(.[$f]) | map(select(length >
 run_sync () {
     local name=$1 mapping=$2
     mlc_tmpdir
-    mlc_start_sim cssim "$BIN/cloudsuite-sim" --listen 127.0.0.1:0 --tenant $TENANT \
-        --ionapi-dir "$MLC_TMP/ionapi" --seed-suppliers $S --seed-customers $C \
-        --seed-invoices $I --seed-pos $P --seed 42 || return 1
-    CS=$MLC_LAST_PORT
-    mlc_start_sim sfsim "$BIN/salesforce-sim" --listen 127.0.0.1:0 --client-id demo-client \
-        --client-secret "$MLC_SALESFORCE_CLIENT_SECRET" || return 1
-    SF=$MLC_LAST_PORT
-    CFG=$MLC_TMP/config.json
-    mlc_write_config "$CFG" "$CS" "$SF" $TENANT
+    mlc_start_sims $TENANT --seed-suppliers $S --seed-customers $C --seed-invoices $I \
+        --seed-pos $P --seed 42 || return 1
     # A supplier the mapping cannot produce: its name is blank.
     curl -fsS -X POST "http://127.0.0.1:$CS/__sim/$TENANT/records/SLVendors" \
         -d '{"VendNum":"V900001","Name":"   ","Phone":"555-0100"}' >/dev/null || return 1

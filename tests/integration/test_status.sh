@@ -17,15 +17,7 @@ trap 'mlc_cleanup' EXIT
 export MLC_SALESFORCE_CLIENT_SECRET="it-secret-$RANDOM$RANDOM"
 export MLC_METRICS_LISTEN=127.0.0.1:0
 
-mlc_start_sim cssim "$BIN/cloudsuite-sim" --listen 127.0.0.1:0 --tenant $TENANT \
-    --ionapi-dir "$MLC_TMP/ionapi" --seed-suppliers $N --seed 5 || exit 1
-CS=$MLC_LAST_PORT
-CSPID=$MLC_LAST_PID
-mlc_start_sim sfsim "$BIN/salesforce-sim" --listen 127.0.0.1:0 --client-id demo-client \
-    --client-secret "$MLC_SALESFORCE_CLIENT_SECRET" || exit 1
-SF=$MLC_LAST_PORT
-CFG=$MLC_TMP/config.json
-mlc_write_config "$CFG" "$CS" "$SF" $TENANT
+mlc_start_sims $TENANT --seed-suppliers $N --seed 5 || exit 1
 mlc_start_pipeline "$CFG"
 extract_once () { "$BIN/mlc-extractor" --config "$CFG" --once >>"$MLC_TMP/extractor.log" 2>&1; }
 status () { "$BIN/mlc-status" --config "$CFG" "$@"; }
@@ -122,8 +114,8 @@ check "an unreachable metrics URL is reported, not fatal" \
 
 # A failing poll shows its error. The .ionapi file then names port 1, where nothing listens:
 # cloudsuite-sim's own port, once it is free, may be taken by a test running alongside.
-kill -TERM $CSPID
-wait $CSPID 2>/dev/null
+kill -TERM $CS_PID
+wait $CS_PID 2>/dev/null
 sed -i "s#127.0.0.1:$CS#127.0.0.1:1#g" "$MLC_TMP/ionapi/$TENANT.ionapi"
 check "with cloudsuite-sim down, extractor --once fails" bash -c "! '$BIN/mlc-extractor' --config '$CFG' --once >>'$MLC_TMP/extractor.log' 2>&1"
 check "--json: the last poll failed and carries its error" \
