@@ -3,11 +3,12 @@
 
     Pending entries live in the tenant's state store next to the hashes:
       "l/<entity>/<key>" -> "<hash> <emitted_at_ms> <attempt>\n" + the encoded envelope.
-    The poller stages one (ex_lease_stage) instead of the record's hash, in the same batch
-    as the page's watermark; the confirmed hash "h/<entity>/<key>" is written only when a
-    confirmation for that very hash arrives from the replayer (SUB on zmq.confirm_endpoint,
-    topic = tenant). A record whose hash equals its pending hash is not emitted again by a
-    poll (ex_lease_changed): the lease owns it.
+    The poller stages one (ex_lease_stage) instead of the record's hash, in the page's
+    batch (which also moves the page's watermark) or an earlier one, and commits it before
+    it hands the record on, so a confirmation never arrives before it; the confirmed hash
+   "h/<entity>/<key>" is written only when a confirmation for that very hash arrives from the
+   replayer (SUB on zmq.confirm_endpoint, topic = tenant). A record whose hash equals its pending
+   hash is not emitted again by a poll (ex_lease_changed): the lease owns it.
 
     A lease thread reads confirmations and, every EX_LEASE_SCAN_MS, while no confirmation
     for the tenant arrived for quiet_ms (the pipeline is idle or stalled, not draining a

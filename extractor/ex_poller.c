@@ -13,23 +13,26 @@
 
 #define EX_POLLER_MAX_NAME 128 /* longest IDO or property name */
 #define EX_POLLER_LOOKUP   32  /* records whose stored state is read in one store call */
+#define EX_POLLER_HOLD     256 /* changed records made pending in one commit, then handed on */
 
 struct ex_poller_t {
-    char *tenant;      /* tenant id for envelopes */
-    char *entity;      /* entity name */
-    char *ido;         /* IDO name */
-    char *watermark;   /* watermark property */
-    char *properties;  /* requested property list, comma-separated, or "*" */
-    char *orderby;     /* watermark property, then the key properties */
-    char **props;      /* requested properties (empty when "*") */
-    size_t prop_count; /* number of props */
-    char **keys;       /* key properties */
-    size_t key_count;  /* number of keys */
-    int page_size;     /* recordcap */
-    int overlap_s;     /* watermark overlap window */
-    ex_state_t *state; /* state store (borrowed) */
-    ex_load_fn *load;  /* page loader */
-    void *load_arg;    /* its argument (borrowed) */
+    char *tenant;                        /* tenant id for envelopes */
+    char *entity;                        /* entity name */
+    char *ido;                           /* IDO name */
+    char *watermark;                     /* watermark property */
+    char *properties;                    /* requested property list, comma-separated, or "*" */
+    char *orderby;                       /* watermark property, then the key properties */
+    char **props;                        /* requested properties (empty when "*") */
+    size_t prop_count;                   /* number of props */
+    char **keys;                         /* key properties */
+    size_t key_count;                    /* number of keys */
+    int page_size;                       /* recordcap */
+    int overlap_s;                       /* watermark overlap window */
+    ex_state_t *state;                   /* state store (borrowed) */
+    ex_load_fn *load;                    /* page loader */
+    void *load_arg;                      /* its argument (borrowed) */
+    cm_envelope_t *held[EX_POLLER_HOLD]; /* changed records staged pending, not handed on yet */
+    size_t held_count;                   /* number of them */
 };
 
 int
@@ -227,6 +230,8 @@ ex_poller_destroy (ex_poller_t **self_p)
     if (!self_p || !*self_p)
         return;
     ex_poller_t *self = *self_p;
+    for (size_t i = 0; i < self->held_count; i++)
+        cm_envelope_destroy (&self->held[i]);
     s_free_list (&self->props, self->prop_count);
     s_free_list (&self->keys, self->key_count);
     free (self->tenant);
@@ -359,29 +364,68 @@ s_changed (ex_poller_t *self, size_t n, const char *const *keys, const char *con
     return 0;
 }
 
-/*  Hands on the changed ones of envs[0..count) (destroying every envelope). 0, or -1
-    (err). */
+//  Destroys the held records (a failed page: their pending entries are discarded too).
+static void
+s_drop_held (ex_poller_t *self)
+{
+    for (size_t i = 0; i < self->held_count; i++)
+        cm_envelope_destroy (&self->held[i]);
+    self->held_count = 0;
+}
+
+/*  Commits what is staged (the held records' pending entries, and the watermark when the
+    page staged it), then hands the held records on in page order and destroys them. The
+    commit comes first so that a confirmation, which can come back within milliseconds,
+    never arrives before the pending entry it confirms (it would be ignored: the record
+    re-sent after its lease, and counted in flight for good). 0, or -1 (err): a failed
+    commit discards the staged state and hands on nothing; a failed hand-off leaves the
+    rest pending, for the lease to re-emit. */
 static int
-s_emit_batch (ex_poller_t *self, cm_envelope_t **envs, size_t count, const int *changed,
+s_hand_on (ex_poller_t *self, ex_emit_fn *emit, void *emit_arg, ex_poll_stats_t *stats, char *err,
+           size_t err_cap)
+{
+    /* not fsync'd: after a machine crash the state may only fall back (re-emitting a few
+       pages); the caller syncs once per poll (ex_state_set_times) */
+    if (ex_state_commit (self->state, false, err, err_cap)) {
+        ex_state_discard (self->state);
+        s_drop_held (self);
+        return -1;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < self->held_count; i++) {
+        cm_envelope_t *env = self->held[i];
+        if (rc == 0 && emit (env, emit_arg)) {
+            snprintf (err, err_cap, "could not hand on %s %s", self->entity, env->key);
+            rc = -1;
+        } else if (rc == 0)
+            stats->emitted++;
+        cm_envelope_destroy (&self->held[i]);
+    }
+    self->held_count = 0;
+    return rc;
+}
+
+/*  Stages the pending entries of the changed ones of envs[0..count) and holds them (handed
+    on by s_hand_on, at once when the hold is full); destroys the others. 0, or -1 (err). */
+static int
+s_hold_batch (ex_poller_t *self, cm_envelope_t **envs, size_t count, const int *changed,
               ex_emit_fn *emit, void *emit_arg, ex_poll_stats_t *stats, char *err, size_t err_cap)
 {
     int rc = 0;
     for (size_t j = 0; j < count; j++) {
-        cm_envelope_t *env = envs[j];
         if (rc == 0 && changed[j]) {
             stats->changed++;
-            if (emit (env, emit_arg)) {
-                snprintf (err, err_cap, "could not hand on %s %s", self->entity, env->key);
+            if (self->held_count == EX_POLLER_HOLD &&
+                s_hand_on (self, emit, emit_arg, stats, err, err_cap))
+                rc = -1;
+            /* pending until the replayer confirms its outcome (docs/delivery.md) */
+            else if (ex_lease_stage (self->state, envs[j], cm_now_ms ())) {
+                snprintf (err, err_cap,
+                          "record key too long for the state, or the envelope does not encode");
                 rc = -1;
             } else {
-                stats->emitted++;
-                /* pending until the replayer confirms its outcome (docs/delivery.md) */
-                if (ex_lease_stage (self->state, env, cm_now_ms ())) {
-                    snprintf (err, err_cap,
-                              "record key too long for the state, or the envelope does not "
-                              "encode");
-                    rc = -1;
-                }
+                self->held[self->held_count++] = envs[j];
+                envs[j] = NULL;
             }
         }
         cm_envelope_destroy (&envs[j]);
@@ -389,8 +433,10 @@ s_emit_batch (ex_poller_t *self, cm_envelope_t **envs, size_t count, const int *
     return rc;
 }
 
-/*  Reads and emits one page. Returns 0 or -1 (err). Updates *max_ms with the largest
-    watermark of the page. Staged state is left for the caller to commit or discard.
+/*  Reads one page: its changed records are staged pending and held (s_hold_batch), at most
+    EX_POLLER_HOLD at a time. Returns 0 or -1 (err). Updates *max_ms with the largest
+    watermark of the page. What is staged and held is left for the caller to hand on
+    (s_hand_on) or drop.
     Records are built EX_POLLER_LOOKUP at a time, so that their stored state is read in one
     go (s_changed), then the changed ones are emitted in page order; a first backfill
     (fresh: nothing stored) reads nothing and goes one record at a time. Small groups, not
@@ -442,7 +488,7 @@ s_page (ex_poller_t *self, const cs_ido_page_t *page, bool fresh, ex_emit_fn *em
                 cm_envelope_destroy (&envs[j]);
             return -1;
         }
-        if (s_emit_batch (self, envs, count, changed, emit, emit_arg, stats, err, err_cap))
+        if (s_hold_batch (self, envs, count, changed, emit, emit_arg, stats, err, err_cap))
             return -1;
     }
     return 0;
@@ -507,26 +553,23 @@ ex_poller_poll (ex_poller_t *self, bool full, ex_emit_fn *emit, void *emit_arg,
         stats->pages++;
         int64_t page_max = max_ms;
         int prc = s_page (self, page, fresh == 1, emit, emit_arg, stats, &page_max, err, err_cap);
-        emit (NULL, emit_arg); /* the end of the page: what the emitter holds back leaves */
-        if (prc) {
-            ex_state_discard (self->state);
-            goto out;
-        }
-        if (page_max > max_ms) {
+        if (prc == 0 && page_max > max_ms) {
             char text[32];
             if (ex_state_stage_watermark (self->state, self->entity,
                                           cm_time_format_sql (page_max, text))) {
                 snprintf (err, err_cap, "cannot stage watermark");
-                goto out;
-            }
-            max_ms = page_max;
+                prc = -1;
+            } else
+                max_ms = page_max;
         }
-        /* not fsync'd: after a machine crash the state may only fall back (re-emitting a
-           few pages); the caller syncs once per poll (ex_state_set_times) */
-        if (ex_state_commit (self->state, false, err, err_cap)) {
+        if (prc) {
             ex_state_discard (self->state);
+            s_drop_held (self);
+        } else
+            prc = s_hand_on (self, emit, emit_arg, stats, err, err_cap);
+        emit (NULL, emit_arg); /* the end of the page: what the emitter holds back leaves */
+        if (prc)
             goto out;
-        }
         if (!cs_ido_page_more (page))
             break;
         /* guard against a server that would page forever */

@@ -5,9 +5,11 @@
     first poll or a full pass), ordered by watermark then key. Each item becomes a
     cm_envelope (key = key properties joined with '/', fields = the requested properties,
     content hash); a record whose hash equals the stored one is skipped, the others are
-    handed to an emit callback. After every page the hashes of the handed-on records and
-    the page's largest watermark are committed together, so an error or a stop never moves
-    the state past a record that was not handed on.
+    handed to an emit callback. Each changed record's pending entry (ex_lease) is committed
+    before the record is handed on - the page's last commit also moves the watermark to
+    the page's largest - so a confirmation, which can come back within milliseconds, never
+    arrives before the entry it confirms, and an error or a stop never moves the state past
+    a record that is neither pending nor confirmed.
 
     Pages come from a loader callback (cs_ido_load_fn in production, canned pages in
     tests) and records leave through the emit callback, so the poller needs no sockets. */
@@ -32,7 +34,8 @@ typedef int (ex_load_fn) (void *arg, const cs_ido_query_t *query, cs_ido_page_t 
                           size_t err_cap);
 
 /*  Hands one record on. Returns 0 when it was handed on (e.g. queued on the socket), -1
-    when not (the poll stops and nothing of the current page is committed). The envelope
+    when not (the poll stops; the record and the rest of its page's held records are
+    pending already: the lease re-emits them). The envelope
     stays the caller's. Called with env NULL after each page's records (also after a
     failed one): whatever the function holds back to send together (ex_output's events)
     must leave now, as the next page may be a while; it returns 0. */

@@ -299,16 +299,17 @@ ex_tenant_flow (ex_tenant_t *self)
     return self->flow;
 }
 
-//  The pollers' ex_emit_fn: the caller's, then the record counts in the window.
+//  The pollers' ex_emit_fn: the record counts in the window, then the caller's. Counted
+//  first: its confirmation may come back before the caller returns, and one counted
+//  before its record would be clamped away (ex_flow_confirmed). A record that could not
+//  be handed on stays counted; its pending entry's re-emission is confirmed later.
 static int
 s_emit (const cm_envelope_t *env, void *arg)
 {
     ex_tenant_t *self = arg;
-    if (self->emit (env, self->emit_arg))
-        return -1;
     if (env)
         ex_flow_sent (self->flow, 1);
-    return 0;
+    return self->emit (env, self->emit_arg) ? -1 : 0;
 }
 
 const char *
