@@ -20,9 +20,7 @@ export MLC_SALESFORCE_CLIENT_SECRET="it-secret-$RANDOM$RANDOM"
 mlc_start_sims $TENANT --seed-suppliers $N --seed 11 || exit 1
 export MLC_CLOUDSUITE_PAGE_SIZE=1000 MLC_CLOUDSUITE_MAX_IN_FLIGHT=1000
 export MLC_SALESFORCE_BATCH_SIZE=20 MLC_SALESFORCE_FLUSH_MS=0
-mlc_start replayer "$BIN/mlc-replayer" --config "$CFG" run
-mlc_start transformer "$BIN/mlc-transformer" --config "$CFG"
-mlc_start loader "$BIN/mlc-loader" --config "$CFG"
+mlc_start_pipeline "$CFG"
 
 accounts_are () { test "$(mlc_sf_stats "$SF" '.records.Account // 0')" -eq "$1"; }
 lease_field () { grep 'EXT_LEASE ' "$1" | tail -1 | grep -oE " $2=[0-9]+" | cut -d= -f2; }
