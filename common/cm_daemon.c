@@ -16,6 +16,7 @@
 
 #include "cm_log.h"
 #include "cm_zauth.h"
+#include "cm_zpeers.h"
 
 #define MAX_HOOKS 8    /* samplers, health checks and peer watches, each */
 #define TICK_MS   200  /* the thread's poll period */
@@ -32,11 +33,9 @@ typedef struct {
 } check_t;
 
 typedef struct {
-    void *pair;             /* PAIR socket reading the monitor events (thread-owned) */
+    cm_zpeers_t *peers;     /* the socket's connected peers (events read by the thread) */
     char name[64];          /* watch name, for the gauge label and health reason */
     cm_metric_t *gauge;     /* mlc_peers_connected{peer=name} */
-    atomic_int connected;   /* peers with a completed handshake */
-    int failed_pending;     /* failed handshakes whose DISCONNECTED is still to come */
     atomic_llong last_seen; /* monotonic seconds when a peer was last connected */
     int required_after_s;   /* unhealthy after this long without peers (0: never) */
 } watch_t;
@@ -76,7 +75,7 @@ s_health (void *arg, char *why, size_t why_cap)
     long long now = s_now_s ();
     for (int i = 0; i < self->watch_count; i++) {
         watch_t *w = &self->watches[i];
-        if (w->required_after_s <= 0 || atomic_load (&w->connected) > 0)
+        if (w->required_after_s <= 0 || cm_zpeers_connected (w->peers) > 0)
             continue;
         if (now - atomic_load (&w->last_seen) >= w->required_after_s) {
             snprintf (why, why_cap, "no %s peer connected for %lld s", w->name,
@@ -87,47 +86,14 @@ s_health (void *arg, char *why, size_t why_cap)
     return 0;
 }
 
-//  Reads one monitor event (two frames) from a watch and updates its counter.
+//  Reads a watch's monitor events and updates its gauge.
 static void
 s_watch_read (watch_t *w)
 {
-    zmq_msg_t msg;
-    zmq_msg_init (&msg);
-    if (zmq_msg_recv (&msg, w->pair, ZMQ_DONTWAIT) < 0) {
-        zmq_msg_close (&msg);
-        return;
-    }
-    uint16_t event = 0;
-    if (zmq_msg_size (&msg) >= 6)
-        memcpy (&event, zmq_msg_data (&msg), sizeof event);
-    bool more = zmq_msg_more (&msg);
-    zmq_msg_close (&msg);
-    while (more) { /* the endpoint frame */
-        zmq_msg_init (&msg);
-        if (zmq_msg_recv (&msg, w->pair, ZMQ_DONTWAIT) < 0)
-            more = false;
-        else
-            more = zmq_msg_more (&msg);
-        zmq_msg_close (&msg);
-    }
-    //  A failed handshake (ZAP denial, wrong mechanism) is followed by a DISCONNECTED that
-    //  must not count against the connected peers.
-    if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
-        atomic_fetch_add (&w->connected, 1);
-    else if (event & (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                      ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)) {
-        if (w->failed_pending < 1000000)
-            w->failed_pending++;
-    } else if (event == ZMQ_EVENT_DISCONNECTED && w->failed_pending > 0)
-        w->failed_pending--;
-    else if (event == ZMQ_EVENT_DISCONNECTED) {
-        int n = atomic_load (&w->connected);
-        while (n > 0 && !atomic_compare_exchange_weak (&w->connected, &n, n - 1))
-            ;
-    }
-    if (atomic_load (&w->connected) > 0)
+    int connected = cm_zpeers_read (w->peers);
+    if (connected > 0)
         atomic_store (&w->last_seen, s_now_s ());
-    cm_metric_set (w->gauge, atomic_load (&w->connected));
+    cm_metric_set (w->gauge, connected);
 }
 
 static void *
@@ -140,7 +106,8 @@ s_thread (void *arg)
         pthread_mutex_lock (&self->lock);
         int n = self->watch_count;
         for (int i = 0; i < n; i++)
-            items[i] = (zmq_pollitem_t){self->watches[i].pair, 0, ZMQ_POLLIN, 0};
+            items[i] =
+                (zmq_pollitem_t){cm_zpeers_socket (self->watches[i].peers), 0, ZMQ_POLLIN, 0};
         pthread_mutex_unlock (&self->lock);
         if (n > 0) {
             if (zmq_poll (items, n, TICK_MS) > 0)
@@ -249,11 +216,8 @@ cm_daemon_destroy (cm_daemon_t **self_p)
     cm_daemon_t *self = *self_p;
     cm_daemon_stop (self);
     cm_metrics_destroy (&self->metrics);
-    for (int i = 0; i < self->watch_count; i++) {
-        int zero = 0;
-        zmq_setsockopt (self->watches[i].pair, ZMQ_LINGER, &zero, sizeof zero);
-        zmq_close (self->watches[i].pair);
-    }
+    for (int i = 0; i < self->watch_count; i++)
+        cm_zpeers_destroy (&self->watches[i].peers);
     if (self->auth) {
         if (cm_zsock_get_auth () == self->auth)
             cm_zsock_set_auth (NULL);
@@ -300,34 +264,17 @@ cm_daemon_watch_peers (cm_daemon_t *self, void *sock, const char *name, int requ
 {
     if (!self || !self->ctx || !self->metrics || !sock || self->watch_count >= MAX_HOOKS)
         return -1;
-    static atomic_int seq;
-    char endpoint[96];
-    snprintf (endpoint, sizeof endpoint, "inproc://cm-daemon-monitor-%d-%d", (int)getpid (),
-              atomic_fetch_add (&seq, 1));
-    if (zmq_socket_monitor (sock, endpoint,
-                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
-                                ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
-                                ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                                ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0)
+    cm_zpeers_t *peers = cm_zpeers_new (self->ctx, sock);
+    if (!peers)
         return -1;
-    //  An inproc PAIR inside this process, not a network link: no security policy applies.
-    void *pair = zmq_socket (self->ctx, ZMQ_PAIR);
-    if (!pair || zmq_connect (pair, endpoint) != 0) {
-        if (pair)
-            zmq_close (pair);
-        zmq_socket_monitor (sock, NULL, 0);
-        return -1;
-    }
     pthread_mutex_lock (&self->lock);
     watch_t *w = &self->watches[self->watch_count];
-    w->pair = pair;
+    w->peers = peers;
     snprintf (w->name, sizeof w->name, "%s", name);
     char labels[128];
     snprintf (labels, sizeof labels, "peer=\"%s\"", w->name);
     w->gauge = cm_metrics_gauge (self->metrics, "peers_connected",
                                  "ZeroMQ peers connected (handshake done) per link", labels);
-    atomic_init (&w->connected, 0);
-    w->failed_pending = 0;
     atomic_init (&w->last_seen, s_now_s ());
     w->required_after_s = required_after_s;
     self->watch_count++;

@@ -109,11 +109,14 @@ ex_flow_wait (ex_flow_t *self)
 }
 
 int64_t
-ex_flow_drain (ex_flow_t *self, int64_t quiet_ms)
+ex_flow_drain (ex_flow_t *self, int64_t quiet_ms, bool confirmer)
 {
+    int64_t start = cm_mono_ms ();
     while (atomic_load (&self->in_flight) > 0 && !cm_signal_stop_requested ()) {
         int64_t last = atomic_load (&self->last_confirm);
-        if (last == 0 || cm_mono_ms () - last >= quiet_ms)
+        if (last == 0 && !confirmer)
+            break;
+        if (cm_mono_ms () - (last ? last : start) >= quiet_ms)
             break;
         cm_sleep_ms (EX_FLOW_NAP_MS);
     }

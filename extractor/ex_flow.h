@@ -13,6 +13,7 @@
 #ifndef EX_FLOW_H
 #define EX_FLOW_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,9 +49,12 @@ int ex_flow_wait (ex_flow_t *self);
 
 /*  At the end of a --once run: waits while records are unconfirmed and confirmations keep
     coming, that is until none is in flight, or quiet_ms passed without a confirmation
-    (counted from the last one: when none ever came, nobody confirms and it does not wait),
-    or a stop was requested. Returns the records still unconfirmed. */
-int64_t ex_flow_drain (ex_flow_t *self, int64_t quiet_ms);
+    (counted from the last one, or from the call while none came), or a stop was
+    requested. When none ever came and no confirmer is connected (confirmer false: no
+    replayer behind the confirmation socket), nobody will confirm and it does not wait; a
+    poll shorter than the pipeline's first round trip ends before the first confirmation,
+    so with a confirmer it waits for that. Returns the records still unconfirmed. */
+int64_t ex_flow_drain (ex_flow_t *self, int64_t quiet_ms, bool confirmer);
 
 /*  Records handed on and not yet confirmed, the most of them at once, the window, the
     waits that found it full, the milliseconds spent waiting and the stalls. Any thread. */

@@ -14,6 +14,7 @@
 #include "cm_log.h"
 #include "cm_signal.h"
 #include "cm_time.h"
+#include "cm_zpeers.h"
 #include "cm_zsock.h"
 
 //  One decoded confirmation of a batch and its store keys.
@@ -29,6 +30,7 @@ typedef struct {
 struct ex_lease_t {
     ex_state_t *state;                   /* the tenant's state (borrowed) */
     void *sub;                           /* SUB on the confirm endpoint, or NULL */
+    cm_zpeers_t *publishers;             /* the SUB's connected publishers, or NULL */
     char *tenant;                        /* our tenant */
     int64_t lease_ms;                    /* lease length */
     int64_t quiet_ms;                    /* re-emit only after this long without a confirmation */
@@ -217,6 +219,9 @@ ex_lease_new (void *ctx, ex_state_t *state, const ex_lease_config_t *cfg, char *
                       zmq_strerror (errno));
             goto fail;
         }
+        /* whether a replayer is there to confirm (ex_lease_publishers); without the
+           monitor the answer is "none", which only makes a --once run wait less */
+        self->publishers = cm_zpeers_new (ctx, self->sub);
     }
     return self;
 fail:
@@ -245,7 +250,8 @@ ex_lease_destroy (ex_lease_t **self_p)
         pthread_join (self->thread, NULL);
         s_log (self, "EXT_LEASE");
     }
-    cm_zsock_destroy (&self->sub);
+    cm_zsock_destroy (&self->sub); /* stops the monitor first */
+    cm_zpeers_destroy (&self->publishers);
     free (self->slots);
     cm_store_batch_destroy (&self->batch);
     free (self->tenant);
@@ -263,6 +269,12 @@ uint64_t
 ex_lease_reemitted (const ex_lease_t *self)
 {
     return (uint64_t)self->reemitted;
+}
+
+int
+ex_lease_publishers (const ex_lease_t *self)
+{
+    return self->publishers ? cm_zpeers_connected (self->publishers) : 0;
 }
 
 /* ---- confirmations ------------------------------------------------------------------- */
@@ -616,11 +628,18 @@ s_run (void *arg)
     cm_store_thread_init (); /* a write per confirmation batch */
     int64_t next_scan = cm_mono_ms () + EX_LEASE_SCAN_MS;
     int64_t next_log = cm_mono_ms () + EX_LEASE_LOG_MS;
-    zmq_pollitem_t item = {self->sub, 0, ZMQ_POLLIN, 0};
+    zmq_pollitem_t items[2] = {{self->sub, 0, ZMQ_POLLIN, 0}, {NULL, 0, ZMQ_POLLIN, 0}};
+    int nitems = 1;
+    if (self->publishers) {
+        items[1].socket = cm_zpeers_socket (self->publishers);
+        nitems = 2;
+    }
     while (!atomic_load (&self->stop) && !cm_signal_stop_requested ()) {
         if (self->sub) {
-            if (zmq_poll (&item, 1, 200) < 0 && errno != EINTR)
+            if (zmq_poll (items, nitems, 200) < 0 && errno != EINTR)
                 break;
+            if (nitems == 2 && (items[1].revents & ZMQ_POLLIN))
+                cm_zpeers_read (self->publishers);
             if (s_drain (self) < 0) {
                 cm_error ("EXT_LEASE_STOPPED", "tenant=%s reason=\"state store error\"",
                           self->tenant);

@@ -97,4 +97,8 @@ int ex_lease_reemit (ex_lease_t *self, int64_t now_ms);
 uint64_t ex_lease_confirmed (const ex_lease_t *self);
 uint64_t ex_lease_reemitted (const ex_lease_t *self);
 
+/*  Publishers (replayers) connected to the confirmation socket now, as far as its monitor
+    has seen (the lease thread reads its events): 0 when none, or no socket. Any thread. */
+int ex_lease_publishers (const ex_lease_t *self);
+
 #endif

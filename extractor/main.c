@@ -171,10 +171,12 @@ main (int argc, char **argv)
     rc = ex_tenant_run (tenant, once, full, ex_ops_emit, ex_ops, err, sizeof err) ? 1 : 0;
     ex_flow_t *flow = ex_tenant_flow (tenant);
     /* A --once run stays while its last records are being confirmed, so it leaves no
-       pending entries behind for a daemon run to re-send */
+       pending entries behind for a daemon run to re-send; with a replayer connected also
+       for the first confirmation, which a short poll ends before */
     int64_t quiet = cm_config_int (cfg, "cloudsuite.lease_quiet_s") * 1000;
     if (once && rc == 0)
-        ex_flow_drain (flow, quiet < EX_FLOW_DRAIN_MAX_MS ? quiet : EX_FLOW_DRAIN_MAX_MS);
+        ex_flow_drain (flow, quiet < EX_FLOW_DRAIN_MAX_MS ? quiet : EX_FLOW_DRAIN_MAX_MS,
+                       ex_lease_publishers (lease) > 0);
     cm_info ("EXT_SENT",
              "tenant=%s sent=%llu events_dropped=%llu token_requests=%llu in_flight=%lld "
              "peak_in_flight=%lld window=%lld flow_waits=%llu flow_waited_ms=%llu "

@@ -7,7 +7,8 @@
 # before the last one is read. Every confirmation must find its record's pending entry
 # (committed before the record was handed on): none ignored, none left pending or counted
 # in flight (a count that no confirmation lowers shrinks the window until it stalls for
-# lease_quiet_s), and the next run sends nothing again.
+# lease_quiet_s), and the next run sends nothing again. Then a run whose whole poll ends
+# before the first confirmation: it waits for the confirmations, since a replayer is there.
 set -u
 cd "$(dirname "$0")/../.."
 . scripts/lib.sh
@@ -42,4 +43,21 @@ check "a second --once run exits 0" \
 check "... and sends nothing again (every hash was confirmed)" \
     grep -q "EXT_SENT.* sent=0 " "$MLC_TMP/extractor2.log"
 check "... and costs no Salesforce call" test "$(mlc_sf_stats "$SF" '.api_calls')" -eq "$calls"
+# A poll that ends before the first confirmation can come back: 5 suppliers change and
+# Salesforce answers after 400 ms. A --once run with a replayer connected waits for their
+# confirmations rather than leave them pending for a daemon run to send again.
+curl -fsS -X POST "http://127.0.0.1:$SF/__sim/faults" -H 'Content-Type: application/json' \
+    -d '{"latency_ms":400}' >/dev/null
+curl -fsS -X POST "http://127.0.0.1:$CS/__sim/$TENANT/records/SLVendors" \
+    -H 'Content-Type: application/json' --data-binary \
+    "$(jq -nc '[range(1; 6) as $k | {VendNum: ("V" + ("000000" + ($k | tostring))[-6:]),
+        Phone: ("+1 800 555 000" + ($k | tostring))}]')" >/dev/null
+log3="$MLC_TMP/extractor3.log"
+check "5 changed suppliers, Salesforce at 400 ms: extractor --once exits 0" \
+    "$BIN/mlc-extractor" --config "$CFG" --once >"$log3" 2>&1
+check "... it sent the 5" grep -q 'EXT_SENT.* sent=5 ' "$log3"
+check "... and stayed until they were confirmed (pending=$(lease_field "$log3" pending))" \
+    grep -q "EXT_LEASE.* pending=0 confirmed=5 " "$log3"
+check "... none in flight at its end" grep -q 'EXT_SENT.* in_flight=0 ' "$log3"
+check "still exactly $N Accounts" accounts_are $N
 check "no sanitizer reports" mlc_check_logs

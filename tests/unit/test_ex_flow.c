@@ -105,20 +105,29 @@ test_drain (void **state)
     ex_flow_t *flow = ex_flow_new ("T", 10, 60000);
     ex_flow_sent (flow, 3);
     int64_t start = cm_mono_ms ();
-    assert_int_equal (ex_flow_drain (flow, 60000), 3); /* nobody ever confirmed: no wait */
+    /* nobody ever confirmed and no confirmer is connected: no wait */
+    assert_int_equal (ex_flow_drain (flow, 60000, false), 3);
     assert_true (cm_mono_ms () - start < 1000);
-    ex_flow_confirmed (flow, 1);
+    /* none came yet, but a confirmer is connected: quiet_ms from the call */
+    start = cm_mono_ms ();
+    assert_int_equal (ex_flow_drain (flow, 300, true), 3);
+    assert_true (cm_mono_ms () - start >= 300);
+    /* ... and the first that comes, 100 ms later, is waited for */
     confirmer_t c = {flow, 100};
     pthread_t t;
     assert_int_equal (pthread_create (&t, NULL, s_confirm_later, &c), 0);
+    start = cm_mono_ms ();
+    assert_int_equal (ex_flow_drain (flow, 300, true), 2); /* then 300 ms of quiet */
+    pthread_join (t, NULL);
+    assert_true (cm_mono_ms () - start >= 400);
+    ex_flow_confirmed (flow, 1);
+    assert_int_equal (pthread_create (&t, NULL, s_confirm_later, &c), 0);
     ex_flow_sent (flow, 0);
     start = cm_mono_ms ();
-    assert_int_equal (ex_flow_drain (flow, 300), 1); /* one came, then 300 ms of quiet */
+    /* confirmations came: counted from the last one, whatever the confirmer flag */
+    assert_int_equal (ex_flow_drain (flow, 300, false), 0); /* the last one: done at once */
     pthread_join (t, NULL);
-    assert_true (cm_mono_ms () - start >= 300);
-    assert_int_equal (pthread_create (&t, NULL, s_confirm_later, &c), 0);
-    assert_int_equal (ex_flow_drain (flow, 5000), 0); /* the last one: done at once */
-    pthread_join (t, NULL);
+    assert_true (cm_mono_ms () - start < 300);
     ex_flow_destroy (&flow);
 }
 
