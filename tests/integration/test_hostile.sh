@@ -24,6 +24,9 @@ export MLC_HTTP_TIMEOUT_MS=8000 MLC_HTTP_MAX_ATTEMPTS=2 MLC_HTTP_BACKOFF_BASE_MS
     MLC_SALESFORCE_MAX_ATTEMPTS=2 MLC_SALESFORCE_DRAIN_MS=4000 MLC_SALESFORCE_FLUSH_MS=50 \
     MLC_REPLAYER_REDRIVE_BASE_S=0 MLC_CLOUDSUITE_CUSTOMER_ENABLED=false \
     MLC_CLOUDSUITE_INVOICE_ENABLED=false MLC_CLOUDSUITE_PO_ENABLED=false
+# The extractors feed sinks and hostile loaders: a --once run does not stay for
+# confirmations (with lease_quiet_s 0 it leaves at once, the replayer connected or not).
+export MLC_CLOUDSUITE_LEASE_QUIET_S=0
 export MLC_SALESFORCE_CLIENT_SECRET="hostile-secret-$RANDOM$RANDOM"
 
 mlc_start_sim cssim "$BIN/cloudsuite-sim" --listen 127.0.0.1:0 --tenant $TENANT \
