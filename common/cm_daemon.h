@@ -49,11 +49,11 @@ int cm_daemon_add_sampler (cm_daemon_t *self, cm_daemon_sample_fn *fn, void *arg
 /*  Adds a health check (at most 8); /health is 200 when every check returns 0. */
 int cm_daemon_add_health (cm_daemon_t *self, cm_health_fn *fn, void *arg);
 
-/*  Watches sock's connections with zmq_socket_monitor: the returned counter tracks how many
-    peers are connected (handshake done). `name` names it in the peers_connected gauge and in
-    the health reason. When required_after_s > 0, the process is unhealthy once no peer has
-    been connected for that many seconds. Returns 0 or -1. At most 8 watches. Close a watched
-    socket with cm_zsock_destroy, which stops its monitor first. */
+/*  Watches sock's connections (cm_zpeers, read by the daemon's thread): a counter tracks
+    how many peers are connected (handshake done). `name` names it in the peers_connected
+    gauge and in the health reason. When required_after_s > 0, the process is unhealthy once
+    no peer has been connected for that many seconds. Returns 0 or -1. At most 8 watches.
+    Close a watched socket with cm_zsock_destroy, which stops its monitor first. */
 int cm_daemon_watch_peers (cm_daemon_t *self, void *sock, const char *name, int required_after_s);
 
 /*  Just the security policy, for command-line clients (rp_cli, tf_cli, mlc-ztool): same as

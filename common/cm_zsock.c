@@ -60,10 +60,10 @@ cm_zsock_destroy (void **sock_p)
 {
     if (!sock_p || !*sock_p)
         return;
-    /*  A watched socket (cm_daemon_watch_peers) stops its monitor before it closes: a
-        closing socket that lingers reports its disconnections when zmq_ctx_term ends the
-        linger, and libzmq 4.3 leaks each event frame it then fails to send. Harmless on a
-        socket without a monitor. */
+    /*  A watched socket (cm_zpeers: the daemons' peer watches, the extractor's lease)
+        stops its monitor before it closes: a closing socket that lingers reports its
+        disconnections when zmq_ctx_term ends the linger, and libzmq 4.3 leaks each event
+        frame it then fails to send. Harmless on a socket without a monitor. */
     zmq_socket_monitor (*sock_p, NULL, 0);
     zmq_close (*sock_p);
     *sock_p = NULL;
