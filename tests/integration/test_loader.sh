@@ -3,7 +3,8 @@
 # (mlc-ldfeed, as the transformer would send them): 10,000 records across Accounts, Contacts
 # (parent Account by external ID), a custom object (CloudSuite_Invoice__c, Account__r) and
 # Tasks (polymorphic What), children sent before their parents and the parents sent twice,
-# three loaders at once, tokens that expire every 3 s, and 20% of calls answered 429 or 503
+# three loaders at once, tokens that expire every 3 s and every session ended while the
+# children wait for their parents, and 20% of calls answered 429 or 503
 # plus some UNABLE_TO_LOCK_ROW. Every record must land exactly once with the right values
 # and the right parent, and nothing may be dead-lettered.
 set -u
@@ -61,11 +62,21 @@ envelopes () { # OBJECT ENTITY
     envelopes Contact customer
     envelopes CloudSuite_Invoice__c invoice
     envelopes Task po
+} >"$MLC_TMP/children.jsonl"
+{
     envelopes Account customer
     envelopes Account customer # every parent a second time: no duplicate may come of it
-} >"$MLC_TMP/feed.jsonl"
-check "children before parents, $((NA * 2 + NC + NI + NT)) envelopes fed to three loaders" \
-    bash -c "'$BIN/mlc-ldfeed' 'ipc://$MLC_TMP/load.sock' --bind <'$MLC_TMP/feed.jsonl' 2>>'$MLC_TMP/feed.log'"
+} >"$MLC_TMP/parents.jsonl"
+feed () { "$BIN/mlc-ldfeed" "ipc://$MLC_TMP/load.sock" --bind <"$1" 2>>"$MLC_TMP/feed.log"; }
+sf_called () { [ "$(mlc_sf_stats "$SF" '.api_calls // 0')" -gt 0 ]; }
+check "children first: $((NC + NI + NT)) envelopes fed to three loaders" feed "$MLC_TMP/children.jsonl"
+# The children wait in retries for their parents. Every session ends now, so the loaders
+# meet an expired token whatever the machine's speed (the 3-second TTL alone would leave
+# none to a run that finishes within it).
+check "Salesforce is called (the children are tried)" mlc_wait_for 30 sf_called
+check "every session is expired while the children are retried" \
+    curl -fsS -o /dev/null -X POST "http://127.0.0.1:$SF/__sim/expire-tokens"
+check "then their parents: $((NA * 2)) envelopes" feed "$MLC_TMP/parents.jsonl"
 
 counts () { mlc_sf_stats "$SF" '[.records.Account, .records.Contact, .records.CloudSuite_Invoice__c, .records.Task] | join(" ")'; }
 all_landed () { [ "$(counts)" = "$NA $NC $NI $NT" ]; }
